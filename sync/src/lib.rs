@@ -1,0 +1,1 @@
+//! Sources (OpenCTI, MISP, STIX bundles, MISP feeds, lists) and the SQLite store.
