@@ -13,8 +13,10 @@
 //! - [`lookup`]: value → hits, with the method (exact, cidr, parent_domain, ...) and
 //!   full provenance.
 
+pub mod index;
 pub mod key;
 pub mod kind;
+pub mod lookup;
 pub mod normalize;
 pub mod record;
 pub mod stix;

@@ -1,0 +1,55 @@
+//! Names of the files inside an index directory and a generation.
+//!
+//! ```text
+//! <data_dir>/index/
+//!   CURRENT                  {"generation": 42, "dir": "gen-0000000042"}  (atomically replaced)
+//!   gen-0000000042/
+//!     meta.json              counts, sizes and build options of this generation
+//!     exact.fst              kind tag + normalised value -> posting ref
+//!     domains.fst            reversed-label domain -> posting ref
+//!     ip.bin                 IPv4/IPv6 prefix table
+//!     substrings.bin         substring and prefix patterns
+//!     postings.bin           shared posting lists
+//!     records.idx            fixed-size record headers
+//!     records.dat            record bodies (JSON)
+//!     .readers               lock file: readers hold a shared lock
+//! ```
+
+pub const CURRENT: &str = "CURRENT";
+pub const META: &str = "meta.json";
+pub const EXACT: &str = "exact.fst";
+pub const DOMAINS: &str = "domains.fst";
+pub const IP: &str = "ip.bin";
+pub const SUBSTRINGS: &str = "substrings.bin";
+pub const POSTINGS: &str = "postings.bin";
+pub const RECORDS_IDX: &str = "records.idx";
+pub const RECORDS_DAT: &str = "records.dat";
+pub const READERS_LOCK: &str = ".readers";
+/// Held exclusively while a generation is being numbered and published.
+pub const PUBLISH_LOCK: &str = ".publish.lock";
+
+/// Every data file of a generation, in the order they are written.
+pub const DATA_FILES: [&str; 7] = [
+    EXACT,
+    DOMAINS,
+    IP,
+    SUBSTRINGS,
+    POSTINGS,
+    RECORDS_IDX,
+    RECORDS_DAT,
+];
+
+/// The on-disk format version; a reader refuses other versions.
+pub const FORMAT: u32 = 1;
+
+pub fn generation_dir_name(generation: u64) -> String {
+    format!("gen-{generation:010}")
+}
+
+pub fn parse_generation_dir_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("gen-")?;
+    if digits.len() < 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}

@@ -1,0 +1,49 @@
+//! `meta.json` of a generation and the `CURRENT` pointer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::iptable::IpTableStats;
+
+/// Describes one generation. Written last inside the generation directory,
+/// before the directory is renamed into place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GenerationMeta {
+    pub format: u32,
+    pub generation: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub records: u64,
+    pub exact_keys: u64,
+    pub domain_keys: u64,
+    pub ip: IpTableStats,
+    pub substrings: u64,
+    /// Keys the builder could not place (corrupt store rows), with a count per reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, u64>,
+    /// Exact keys per kind name.
+    #[serde(default)]
+    pub keys_by_kind: BTreeMap<String, u64>,
+    /// Size of every data file, checked when the generation is opened.
+    pub files: BTreeMap<String, u64>,
+    /// Build-time choices (min score, revoked/expired inclusion, ...), for `status`.
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_json::Value>,
+    /// Records excluded at compile time, per reason (revoked, expired, below min_score).
+    #[serde(default)]
+    pub excluded: BTreeMap<String, u64>,
+}
+
+impl GenerationMeta {
+    pub fn total_size(&self) -> u64 {
+        self.files.values().sum()
+    }
+}
+
+/// The content of `CURRENT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Current {
+    pub generation: u64,
+    pub dir: String,
+}

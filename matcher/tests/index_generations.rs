@@ -1,0 +1,389 @@
+//! Index generations end to end: build, publish, open, look up, swap, clean up.
+//!
+//! Values use documentation ranges and `.example` names; warninglists are not
+//! part of these generations (or are switched off), so nothing suppresses them.
+
+use std::time::Duration;
+
+use matcher::index::{cleanup, Index, IndexBuilder};
+use matcher::lookup::{Lookup, LookupOptions, WarninglistMode};
+use matcher::{HitMethod, KeyMethod, Kind, MatchKey, Record, RecordKind};
+
+fn record(id: &str, score: i64) -> Record {
+    Record {
+        source: "demo".into(),
+        source_type: "stix".into(),
+        id: id.into(),
+        name: format!("indicator {id}"),
+        score: Some(score),
+        labels: vec!["c2".into()],
+        markings: vec!["TLP:AMBER".into()],
+        ..Record::default()
+    }
+}
+
+fn opts() -> LookupOptions {
+    LookupOptions {
+        warninglists: WarninglistMode::Off,
+        ..LookupOptions::default()
+    }
+}
+
+fn build(dir: &std::path::Path, entries: &[(Record, Vec<MatchKey>)]) -> u64 {
+    let mut b = IndexBuilder::new(dir).unwrap();
+    for (r, keys) in entries {
+        b.add(r, keys).unwrap();
+    }
+    b.finish().unwrap().generation
+}
+
+fn hits(l: &mut Lookup, kind: Kind, value: &str) -> Vec<(String, HitMethod, String)> {
+    let out = l.value(kind, value);
+    out.hits
+        .iter()
+        .map(|h| {
+            let r = l.index().records().get(h.record).unwrap();
+            (r.id, h.method, h.matched.clone())
+        })
+        .collect()
+}
+
+fn sample() -> Vec<(Record, Vec<MatchKey>)> {
+    vec![
+        (
+            record("ip", 80),
+            vec![MatchKey::exact(Kind::Ipv4, "198.51.100.23")],
+        ),
+        (
+            record("net24", 60),
+            vec![MatchKey::new(
+                Kind::Ipv4,
+                "198.51.100.0/24",
+                KeyMethod::Cidr,
+            )],
+        ),
+        (
+            record("net16", 40),
+            vec![MatchKey::new(Kind::Ipv4, "198.51.0.0/16", KeyMethod::Cidr)],
+        ),
+        (
+            record("v6", 70),
+            vec![MatchKey::exact(Kind::Ipv6, "2001:db8:bad::10")],
+        ),
+        (
+            record("dom", 75),
+            vec![MatchKey::exact(Kind::Domain, "evil.example")],
+        ),
+        // `co.uk` is a public suffix: it must never match names under it.
+        (
+            record("suffix", 90),
+            vec![MatchKey::exact(Kind::Domain, "co.uk")],
+        ),
+        (
+            record("url", 50),
+            vec![MatchKey::exact(Kind::Url, "http://bad.example/payload")],
+        ),
+        (
+            record("hash", 85),
+            vec![MatchKey::exact(
+                Kind::Sha256,
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            )],
+        ),
+        (
+            record("mail", 65),
+            vec![MatchKey::exact(Kind::Email, "phish@evil.example")],
+        ),
+        (
+            Record {
+                partial: true,
+                ..record("compound", 55)
+            },
+            vec![
+                MatchKey::exact(Kind::Ipv4, "203.0.113.45"),
+                MatchKey::exact(Kind::Domain, "c2.other.example"),
+            ],
+        ),
+        (
+            record("like", 30),
+            vec![MatchKey::new(
+                Kind::Url,
+                "/wp-admin/evil",
+                KeyMethod::Substring,
+            )],
+        ),
+    ]
+}
+
+#[test]
+fn every_lookup_method_answers_with_provenance() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path(), &sample());
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, opts());
+
+    assert_eq!(
+        hits(&mut l, Kind::Ipv4, "198.51.100.23"),
+        vec![
+            ("ip".into(), HitMethod::Exact, "198.51.100.23".into()),
+            ("net24".into(), HitMethod::Cidr, "198.51.100.0/24".into()),
+            ("net16".into(), HitMethod::Cidr, "198.51.0.0/16".into()),
+        ]
+    );
+    assert_eq!(hits(&mut l, Kind::Ipv4, "198.51.7.1").len(), 1);
+    assert_eq!(
+        hits(&mut l, Kind::Ipv6, "2001:db8:bad::10"),
+        vec![("v6".into(), HitMethod::Exact, "2001:db8:bad::10".into())]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Domain, "cdn.evil.example"),
+        vec![("dom".into(), HitMethod::ParentDomain, "evil.example".into())]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Domain, "evil.example"),
+        vec![("dom".into(), HitMethod::Exact, "evil.example".into())]
+    );
+    assert!(hits(&mut l, Kind::Domain, "devil.example").is_empty());
+    assert!(
+        hits(&mut l, Kind::Domain, "shop.co.uk").is_empty(),
+        "public suffix bound"
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Domain, "co.uk").len(),
+        1,
+        "exact on a suffix still hits"
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Url, "http://bad.example/payload"),
+        vec![(
+            "url".into(),
+            HitMethod::Exact,
+            "http://bad.example/payload".into()
+        )]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Url, "https://www.evil.example/login"),
+        vec![("dom".into(), HitMethod::ParentDomain, "evil.example".into())]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Url, "http://evil.example/"),
+        vec![("dom".into(), HitMethod::UrlHost, "evil.example".into())]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Url, "http://198.51.100.23/x"),
+        vec![
+            ("ip".into(), HitMethod::UrlHost, "198.51.100.23".into()),
+            ("net24".into(), HitMethod::Cidr, "198.51.100.0/24".into()),
+            ("net16".into(), HitMethod::Cidr, "198.51.0.0/16".into()),
+        ]
+    );
+    assert_eq!(
+        hits(&mut l, Kind::Url, "http://x.test/wp-admin/evil.php"),
+        vec![("like".into(), HitMethod::Substring, "/wp-admin/evil".into())]
+    );
+    assert_eq!(
+        hits(
+            &mut l,
+            Kind::Sha256,
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        )
+        .len(),
+        1
+    );
+    assert_eq!(hits(&mut l, Kind::Email, "phish@evil.example").len(), 1);
+
+    let out = l.value(Kind::Ipv4, "203.0.113.45");
+    let r = index.records().get(out.hits[0].record).unwrap();
+    assert!(r.partial);
+    assert_eq!(r.markings, ["TLP:AMBER"]);
+    assert_eq!(r.score, Some(55));
+}
+
+#[test]
+fn expiry_revocation_and_score_apply_at_match_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md5 = |r: Record, h: &str| (r, vec![MatchKey::exact(Kind::Md5, h)]);
+    build(
+        tmp.path(),
+        &[
+            md5(
+                Record {
+                    valid_until: Some("2020-01-01T00:00:00Z".into()),
+                    ..record("expired", 80)
+                },
+                "0cc175b9c0f1b6a831c399e269772661",
+            ),
+            md5(
+                Record {
+                    revoked: true,
+                    ..record("revoked", 80)
+                },
+                "92eb5ffee6ae2fec3ad71c777531578f",
+            ),
+            md5(record("low", 10), "4a8a08f09d37b73795649038408b5f33"),
+        ],
+    );
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(
+        &index,
+        LookupOptions {
+            min_score: 20,
+            ..opts()
+        },
+    );
+    for h in [
+        "0cc175b9c0f1b6a831c399e269772661",
+        "92eb5ffee6ae2fec3ad71c777531578f",
+        "4a8a08f09d37b73795649038408b5f33",
+    ] {
+        assert!(l.value(Kind::Md5, h).hits.is_empty(), "{h}");
+    }
+    let mut l = Lookup::new(
+        &index,
+        LookupOptions {
+            include_expired: true,
+            include_revoked: true,
+            ..opts()
+        },
+    );
+    assert_eq!(
+        l.value(Kind::Md5, "0cc175b9c0f1b6a831c399e269772661")
+            .hits
+            .len(),
+        1
+    );
+    assert_eq!(
+        l.value(Kind::Md5, "92eb5ffee6ae2fec3ad71c777531578f")
+            .hits
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn warninglists_suppress_annotate_or_stay_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = Record {
+        source: "warninglists".into(),
+        source_type: "warninglist".into(),
+        record_kind: RecordKind::Warninglist,
+        id: "google".into(),
+        name: "List of known google domains".into(),
+        ..Record::default()
+    };
+    build(
+        tmp.path(),
+        &[
+            (
+                record("dom", 80),
+                vec![MatchKey::exact(Kind::Domain, "mail.google.com")],
+            ),
+            (wl, vec![MatchKey::exact(Kind::Domain, "google.com")]),
+        ],
+    );
+    let index = Index::open(tmp.path()).unwrap();
+    let with = |mode| {
+        let mut l = Lookup::new(
+            &index,
+            LookupOptions {
+                warninglists: mode,
+                ..LookupOptions::default()
+            },
+        );
+        l.value(Kind::Domain, "mail.google.com")
+    };
+    let s = with(WarninglistMode::Suppress);
+    assert!(s.hits.is_empty());
+    assert_eq!(s.suppressed, 1);
+    let a = with(WarninglistMode::Annotate);
+    assert_eq!(a.hits.len(), 1);
+    assert_eq!(a.hits[0].warninglists.len(), 1);
+    let o = with(WarninglistMode::Off);
+    assert_eq!(o.hits.len(), 1);
+    assert!(o.hits[0].warninglists.is_empty());
+}
+
+#[test]
+fn an_open_reader_is_unaffected_by_a_new_generation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g1 = build(
+        tmp.path(),
+        &[(
+            record("old", 50),
+            vec![MatchKey::exact(Kind::Domain, "old.example")],
+        )],
+    );
+    let held = Index::open(tmp.path()).unwrap();
+    assert_eq!(held.generation(), g1);
+
+    let g2 = build(
+        tmp.path(),
+        &[(
+            record("new", 50),
+            vec![MatchKey::exact(Kind::Domain, "new.example")],
+        )],
+    );
+    assert_eq!(g2, g1 + 1);
+    // The held generation still answers from its own data.
+    let mut l = Lookup::new(&held, opts());
+    assert_eq!(l.value(Kind::Domain, "old.example").hits.len(), 1);
+    assert!(l.value(Kind::Domain, "new.example").hits.is_empty());
+    // The next open sees the new data.
+    let fresh = Index::open(tmp.path()).unwrap();
+    assert_eq!(fresh.generation(), g2);
+    let mut l2 = Lookup::new(&fresh, opts());
+    assert!(l2.value(Kind::Domain, "old.example").hits.is_empty());
+    assert_eq!(l2.value(Kind::Domain, "new.example").hits.len(), 1);
+
+    // Cleanup keeps a generation a reader holds (within the grace period)...
+    let c = cleanup(tmp.path(), 1, Duration::from_secs(3600)).unwrap();
+    assert_eq!(c.in_use, vec![g1]);
+    drop(l);
+    drop(held);
+    // ...and removes it once unused.
+    let c = cleanup(tmp.path(), 1, Duration::from_secs(3600)).unwrap();
+    assert_eq!(c.removed, vec![g1]);
+    assert!(Index::open(tmp.path()).is_ok());
+}
+
+#[test]
+fn missing_and_corrupt_generations_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = Index::open(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("run `intelmatch sync` first"), "{e}");
+
+    let g = build(tmp.path(), &sample());
+    let dir = tmp
+        .path()
+        .join(matcher::index::layout::generation_dir_name(g));
+    // Truncate a data file behind the index's back: the size check catches it.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("records.dat"))
+        .unwrap();
+    f.set_len(3).unwrap();
+    let e = Index::open(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("corrupt") && e.contains("records.dat"), "{e}");
+
+    std::fs::write(tmp.path().join("CURRENT"), b"{not json").unwrap();
+    let e = Index::open(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("CURRENT"), "{e}");
+}
+
+#[test]
+fn generation_files_are_not_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let g = build(tmp.path(), &sample());
+    let dir = tmp
+        .path()
+        .join(matcher::index::layout::generation_dir_name(g));
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o750
+    );
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let m = f.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, 0o640);
+    }
+}
