@@ -1,0 +1,47 @@
+//! Compile time and peak RSS of a synthetic generation, outside criterion
+//! (a 10M build runs for tens of seconds; one run is the figure).
+//!
+//! `cargo bench --bench compile -- 1000000` (or `10000000`). Prints wall time,
+//! peak RSS of the process (getrusage), and the generation size.
+
+#[path = "support/synth.rs"]
+mod synth;
+
+use std::time::Instant;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let n: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let root = std::env::temp_dir().join(format!("intelmatch-compile-bench-{}", std::process::id()));
+    let start = Instant::now();
+    let mut b = matcher::index::IndexBuilder::new(&root).unwrap();
+    let mut rng = synth::Rng::new(42);
+    for i in 0..n {
+        let (r, k) = synth::item(&mut rng, i);
+        b.add(&r, &k).unwrap();
+    }
+    let meta = b.finish().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let size = meta.total_size() as f64 / (1024.0 * 1024.0);
+    println!(
+        "compile {n} items: {secs:.1} s, peak RSS {:.0} MiB, generation {size:.0} MiB (records {}, exact {}, domains {}, ip v4 {} v6 {})",
+        peak_rss_mib(),
+        meta.records,
+        meta.exact_keys,
+        meta.domain_keys,
+        meta.ip.v4_entries,
+        meta.ip.v6_entries
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
