@@ -2,4 +2,5 @@
 //! MISP and file intel. The binary's commands live in [`commands`]; the
 //! matching engine is the `matcher` crate and the sources and store the `store` crate.
 
+pub mod config;
 pub mod logging;
