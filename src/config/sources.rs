@@ -7,7 +7,7 @@ use store::config::{
 };
 use store::{Secret, SourceConfig, SourceSettings};
 
-use super::table::{Doc, Table};
+use super::table::{peek_str, Doc, Table};
 use super::{parse_http_url, ConfigError};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -34,9 +34,12 @@ pub(crate) fn read_sources(
     let doc = root.doc();
     let mut sources: Vec<SourceConfig> = Vec::new();
     for (i, table, span) in root.tables("sources")? {
-        // Label the table with the source's name, which is how people know it.
-        let label = match Table::new(doc, String::new(), "", table, span.clone()).peek_str("name") {
-            Some(name) if !name.trim().is_empty() => format!("sources[{i}] ({name})"),
+        // Label the table with the source's name, which is how people know it
+        // (a name that is itself wrong is reported without being repeated there).
+        let label = match peek_str(table, "name") {
+            Some(name) if !name.is_empty() && check_name(name).is_ok() => {
+                format!("sources[{i}] ({name})")
+            }
             _ => format!("sources[{i}]"),
         };
         let mut t = Table::new(doc, label, ": ", table, span);

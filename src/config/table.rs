@@ -128,15 +128,6 @@ impl<'a> Table<'a> {
         self.doc.error(self.location(key), message, span)
     }
 
-    /// Look at a key without marking it known (used before the table's label is
-    /// built, e.g. a source's `name`).
-    pub(crate) fn peek_str(&self, key: &str) -> Option<&'a str> {
-        match self.table.get(key)?.get_ref() {
-            DeValue::String(s) => Some(s.as_ref()),
-            _ => None,
-        }
-    }
-
     fn take(&mut self, key: &'static str) -> Option<&'a Value<'a>> {
         if !self.known.contains(&key) {
             self.known.push(key);
@@ -418,6 +409,15 @@ impl<'a> Table<'a> {
             message.push_str(&format!(" (also unknown: {})", others.join(", ")));
         }
         Err(self.doc.error(self.path.clone(), message, Some(span)))
+    }
+}
+
+/// A string value of `table`, looked at before the table is read (a source's
+/// `name` labels the errors about its other keys).
+pub(crate) fn peek_str<'a>(table: &'a DeTable<'a>, key: &str) -> Option<&'a str> {
+    match table.get(key)?.get_ref() {
+        DeValue::String(s) => Some(s.as_ref()),
+        _ => None,
     }
 }
 

@@ -339,7 +339,7 @@ fn every_bad_key_or_value_is_named() {
         ("[watch]\ngroups_include = [\"\"]".into(), "watch.groups_include[0]: must not be empty"),
         ("sources = \"opencti\"".into(), "sources: expected an array, got a string"),
         ("[[sources]]\ntype = \"stix\"\npath = \"/x\"".into(), "sources[0]: name: missing; every source needs a unique name (line 1)"),
-        ("[[sources]]\nname = \"my feed\"\ntype = \"stix\"\npath = \"/x\"".into(), "sources[0] (my feed): name: `my feed` contains ' '; use only letters, digits"),
+        ("[[sources]]\nname = \"my feed\"\ntype = \"stix\"\npath = \"/x\"".into(), "sources[0]: name: `my feed` contains ' '; use only letters, digits"),
         (format!("{LIST}{LIST}"), "sources[1] (l): name: `l` is already the name of sources[0] (line 6)"),
         ("[[sources]]\nname = \"a\"\npath = \"/x\"".into(), "sources[0] (a): type: missing; one of opencti, misp, stix, misp-feed, list"),
         ("[[sources]]\nname = \"a\"\ntype = \"taxii\"".into(), "sources[0] (a): type: expected one of opencti, misp, stix, misp-feed, list, got `taxii`"),
