@@ -6,4 +6,4 @@ pub mod config;
 pub use batch::{
     Batch, Deletion, IndicatorRow, ObjectType, ObservableRow, Reject, RelationshipRow,
 };
-pub use config::{Secret, SourceConfig, SourceSettings};
+pub use config::{Secret, SecretError, SecretValue, SourceConfig, SourceSettings};

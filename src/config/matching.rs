@@ -1,0 +1,162 @@
+//! `[matching]` (which hits count) and `[extract]` (which alert values are looked up).
+
+use std::path::PathBuf;
+
+use matcher::Kind;
+use serde::Serialize;
+
+use super::table::Table;
+use super::ConfigError;
+
+/// What to do with a value that is on a warninglist (known-benign lists such as
+/// public resolvers or top domains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarninglistMode {
+    /// Drop the hit.
+    Suppress,
+    /// Keep the hit and name the warninglist in it.
+    Annotate,
+    /// Do not consult warninglists.
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchingConfig {
+    /// Drop indicators scored below this (0..=100).
+    pub min_score: i64,
+    pub include_revoked: bool,
+    pub include_expired: bool,
+    pub warninglists: WarninglistMode,
+    /// Extra directories of MISP-format warninglists, besides the built-in ones.
+    pub warninglist_dirs: Vec<PathBuf>,
+    /// Never look up private, loopback, link-local, multicast, reserved or
+    /// documentation addresses taken from alerts.
+    pub skip_non_public: bool,
+    /// At most this many events are sent for one alert (≥ 1).
+    pub max_events_per_alert: usize,
+    /// Match subdomains of indicator domains (never across a public suffix).
+    pub parent_domains: bool,
+    /// Match the host of a URL value against host indicators.
+    pub url_host: bool,
+}
+
+impl Default for MatchingConfig {
+    fn default() -> Self {
+        MatchingConfig {
+            min_score: 0,
+            include_revoked: false,
+            include_expired: false,
+            warninglists: WarninglistMode::Suppress,
+            warninglist_dirs: Vec::new(),
+            skip_non_public: true,
+            max_events_per_alert: 10,
+            parent_domains: true,
+            url_host: true,
+        }
+    }
+}
+
+impl MatchingConfig {
+    pub(crate) fn read(mut t: Table<'_>) -> Result<MatchingConfig, ConfigError> {
+        let d = MatchingConfig::default();
+        let m = MatchingConfig {
+            min_score: t.int("min_score", 0, 100)?.unwrap_or(d.min_score),
+            include_revoked: t.bool("include_revoked")?.unwrap_or(d.include_revoked),
+            include_expired: t.bool("include_expired")?.unwrap_or(d.include_expired),
+            warninglists: t
+                .choice(
+                    "warninglists",
+                    &[
+                        ("suppress", WarninglistMode::Suppress),
+                        ("annotate", WarninglistMode::Annotate),
+                        ("off", WarninglistMode::Off),
+                    ],
+                )?
+                .unwrap_or(d.warninglists),
+            warninglist_dirs: t.paths("warninglist_dirs")?.unwrap_or_default(),
+            skip_non_public: t.bool("skip_non_public")?.unwrap_or(d.skip_non_public),
+            max_events_per_alert: t
+                .int("max_events_per_alert", 1, i64::MAX)?
+                .unwrap_or(d.max_events_per_alert),
+            parent_domains: t.bool("parent_domains")?.unwrap_or(d.parent_domains),
+            url_host: t.bool("url_host")?.unwrap_or(d.url_host),
+        };
+        t.finish()?;
+        Ok(m)
+    }
+}
+
+/// One extra alert field to take values from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtraPath {
+    /// Dotted path into the alert JSON (`data.foo.bar`).
+    pub path: String,
+    /// The kind of the field's value; absent = tokenise it as free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtractConfig {
+    /// Fields looked at besides the built-in ones.
+    pub extra_paths: Vec<ExtraPath>,
+    /// At most this many candidate values per alert (≥ 1).
+    pub max_candidates: usize,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            extra_paths: Vec::new(),
+            max_candidates: 256,
+        }
+    }
+}
+
+impl ExtractConfig {
+    pub(crate) fn read(mut t: Table<'_>) -> Result<ExtractConfig, ConfigError> {
+        let doc = t.doc();
+        let mut extra_paths = Vec::new();
+        for (i, table, span) in t.tables("extra_paths")? {
+            let mut e = Table::new(
+                doc,
+                t.location(&format!("extra_paths[{i}]")),
+                ".",
+                table,
+                span,
+            );
+            let path = e
+                .parse("path", parse_field_path)?
+                .ok_or_else(|| e.missing("path", "the dotted alert field to read"))?;
+            let kind = e.parse("kind", parse_kind)?;
+            e.finish()?;
+            extra_paths.push(ExtraPath { path, kind });
+        }
+        let max_candidates = t
+            .int("max_candidates", 1, i64::MAX)?
+            .unwrap_or(ExtractConfig::default().max_candidates);
+        t.finish()?;
+        Ok(ExtractConfig {
+            extra_paths,
+            max_candidates,
+        })
+    }
+}
+
+fn parse_field_path(s: &str) -> Result<String, String> {
+    if s.split('.').any(|seg| seg.trim().is_empty()) {
+        return Err(format!(
+            "`{s}` is not a dotted field path like data.srcip (empty segment)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// A value kind by name, listing the valid names on error.
+pub(crate) fn parse_kind(s: &str) -> Result<Kind, String> {
+    s.parse::<Kind>().map_err(|_| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}, got `{s}`", names.join(", "))
+    })
+}
