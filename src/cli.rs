@@ -1,0 +1,187 @@
+//! Command-line arguments (contract §2). Parsing only: every command's logic
+//! lives in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "intelmatch",
+    version,
+    about = "Offline IoC matcher for Wazuh, fed by locally synced OpenCTI, MISP and file intel",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Config file (else $INTELMATCH_CONFIG, else /etc/intelmatch/intelmatch.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pull every configured source, update the store and publish a new index generation.
+    Sync(SyncArgs),
+    /// Wazuh integratord entry point (also used when installed as custom-*).
+    Integrate(IntegrateArgs),
+    /// Print the hits for an alert file, or for JSON lines on stdin; sends nothing.
+    Match(MatchArgs),
+    /// Look values up in the index as the integrator would.
+    Lookup(LookupArgs),
+    /// Write Wazuh CDB lists.
+    Export(ExportArgs),
+    /// Per source: last sync, result, counts; index generation, age and size; warnings.
+    Status(StatusArgs),
+    /// Follow alerts.json (or archives.json), match every event and send hits to Wazuh.
+    Watch(WatchArgs),
+    /// Wazuh manager helpers.
+    Wazuh(WazuhArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only these sources (repeatable).
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+    /// Ignore watermarks and reconcile deletions.
+    #[arg(long)]
+    pub full: bool,
+    /// Stay resident and sync on this schedule (cron syntax; 5-field crontab lines accepted).
+    #[arg(long, value_name = "CRON")]
+    pub schedule: Option<String>,
+    /// Only recompile the index from the store; pull nothing.
+    #[arg(long)]
+    pub compile_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IntegrateArgs {
+    /// Arguments exactly as integratord passes them: alert file, api_key, hook_url,
+    /// debug, options file, timeout, retries, and possibly `> /dev/null 2>&1`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// One native hit object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Profile to render events with (prints the events instead of hits).
+    #[arg(long, value_name = "PROFILE")]
+    pub events: Option<String>,
+    /// Alert file, or `-` for JSON lines on stdin.
+    pub alert: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// One JSON object per value.
+    #[arg(long)]
+    pub json: bool,
+    /// Treat every value as this kind instead of detecting it.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Values to look up (IPs, networks, domains, URLs, hashes, e-mails, ...).
+    #[arg(required = true)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// Wazuh CDB lists, one per kind.
+    Cdb(CdbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CdbArgs {
+    /// Output directory (e.g. /var/ossec/etc/lists/intelmatch).
+    #[arg(long, value_name = "DIR", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// File names and formats: intelmatch's own, or Wazuh's built-in malicious-ioc lists.
+    #[arg(long, value_enum, default_value_t = CdbLayout::Intelmatch)]
+    pub layout: CdbLayout,
+    /// Most /8../24 prefixes one network may expand to.
+    #[arg(long, default_value_t = 65_536)]
+    pub max_expansion: usize,
+    /// Print the <ruleset><list> declarations and example rules, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CdbLayout {
+    Intelmatch,
+    MaliciousIoc,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// File to follow (default: [watch] file, else <wazuh home>/logs/alerts/alerts.json).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WazuhArgs {
+    #[command(subcommand)]
+    pub action: WazuhAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WazuhAction {
+    /// Install the integration binary and rule pack; print the ossec.conf blocks.
+    Install(InstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[arg(long, value_name = "DIR", default_value = "/var/ossec")]
+    pub wazuh_home: PathBuf,
+    /// Integration names to install (custom-intelmatch, custom-opencti, custom-misp).
+    #[arg(long, value_delimiter = ',', default_value = "custom-intelmatch")]
+    pub names: Vec<String>,
+    /// Show what would be done without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}

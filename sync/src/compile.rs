@@ -1,0 +1,80 @@
+//! The index compiler: store rows → a new index generation.
+//!
+//! Filters that are fixed at compile time (revoked, expired, below
+//! `min_score`) are applied here and counted in the generation's `meta.json`;
+//! `valid_until` stays in every record so that an indicator expiring between
+//! two syncs stops matching at once.
+
+use std::path::Path;
+
+use matcher::index::{BuildError, GenerationMeta, IndexBuilder};
+use matcher::{MatchKey, Record};
+
+use crate::store::{Store, StoreError};
+
+/// Compile-time choices (from `[matching]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompileOptions {
+    pub min_score: i64,
+    pub include_revoked: bool,
+    pub include_expired: bool,
+}
+
+/// Extra entries compiled into every generation besides the store's rows
+/// (warninglists).
+pub trait ExtraEntries {
+    fn for_each(&self, f: &mut dyn FnMut(&Record, &[MatchKey]) -> Result<(), BuildError>) -> Result<(), BuildError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// Compiles the live content of `store` (plus `extra`) into a new generation
+/// under `index_dir` and publishes it.
+pub fn compile(
+    store: &Store,
+    index_dir: &Path,
+    opts: &CompileOptions,
+    extra: &[&dyn ExtraEntries],
+) -> Result<GenerationMeta, CompileError> {
+    let now = chrono::Utc::now().timestamp();
+    let mut builder = IndexBuilder::new(index_dir)?;
+    builder.set_option("min_score", opts.min_score.into());
+    builder.set_option("include_revoked", opts.include_revoked.into());
+    builder.set_option("include_expired", opts.include_expired.into());
+
+    let mut build_error: Option<BuildError> = None;
+    store.for_each_index_entry(&mut |entry| {
+        let r = &entry.record;
+        if r.revoked && !opts.include_revoked {
+            builder.exclude("revoked");
+            return Ok(());
+        }
+        if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
+            builder.exclude("expired");
+            return Ok(());
+        }
+        if r.score.is_some_and(|s| s < opts.min_score) {
+            builder.exclude("below min_score");
+            return Ok(());
+        }
+        if let Err(e) = builder.add(r, &entry.keys) {
+            build_error = Some(e);
+            return Err(StoreError::Consumer("index build failed".into()));
+        }
+        Ok(())
+    })
+    .or_else(|e| match (e, build_error.take()) {
+        (_, Some(b)) => Err(CompileError::Build(b)),
+        (e, None) => Err(CompileError::Store(e)),
+    })?;
+    for source in extra {
+        source.for_each(&mut |r, keys| builder.add(r, keys).map(|_| ()))?;
+    }
+    Ok(builder.finish()?)
+}
