@@ -55,25 +55,36 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    /// Builds the error; `raw` is shortened to about 80 characters and control
-    /// characters are escaped so that the message stays on one line.
+    /// Builds the error; `raw` is shortened to about 80 characters, and control
+    /// characters in it and in the reason (which may quote parts of the input)
+    /// are escaped, so that the message stays on one line.
     pub fn new(kind: Kind, raw: &str, reason: impl Into<String>) -> Invalid {
         let mut value = String::with_capacity(raw.len().min(SHOWN_CHARS + 4));
         let mut chars = raw.chars();
-        for c in chars.by_ref().take(SHOWN_CHARS) {
-            if c.is_control() {
-                let _ = write!(value, "{}", c.escape_debug());
-            } else {
-                value.push(c);
-            }
-        }
+        push_escaped(&mut value, chars.by_ref().take(SHOWN_CHARS));
         if chars.next().is_some() {
             value.push('…');
+        }
+        let mut reason = reason.into();
+        if reason.contains(char::is_control) {
+            let mut escaped = String::with_capacity(reason.len() + 8);
+            push_escaped(&mut escaped, reason.chars());
+            reason = escaped;
         }
         Invalid {
             kind,
             value,
-            reason: reason.into(),
+            reason,
+        }
+    }
+}
+
+fn push_escaped(out: &mut String, chars: impl Iterator<Item = char>) {
+    for c in chars {
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_debug());
+        } else {
+            out.push(c);
         }
     }
 }
@@ -178,11 +189,12 @@ mod tests {
             "invalid sha256 `abc`: expected 64 hex digits, got 3"
         );
         let long = "a\n".repeat(100);
-        let e = Invalid::new(Kind::Mutex, &long, "x");
+        let e = Invalid::new(Kind::Mutex, &long, "bad `\n`");
         let shown = e.to_string();
         assert!(!shown.contains('\n'));
         assert!(shown.contains('…'));
         assert!(e.value.chars().count() < 200);
+        assert_eq!(e.reason, "bad `\\n`");
     }
 
     #[test]

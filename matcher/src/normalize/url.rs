@@ -28,6 +28,9 @@ const BARE_SCHEMES: &[&str] = &[
     "blob",
 ];
 
+/// Refang-and-parse rounds before giving up on a pathological URL.
+const MAX_ROUNDS: usize = 8;
+
 /// Schemes that must have a host.
 const HOST_SCHEMES: &[&str] = &["http", "https", "ftp", "ws", "wss"];
 
@@ -58,6 +61,20 @@ pub fn url(raw: &str) -> Result<NormalizedUrl, Invalid> {
         Cow::Owned(format!("http://{s}"))
     };
     let mut parsed = Url::parse(&text).map_err(|e| err(e.to_string()))?;
+    // Parsing can bring a defanged form together (`[\./]`: `\` becomes `/`, the
+    // `.` segment goes, `[/]` is left). Refang and parse again until stable, so
+    // that normalising an output changes nothing. Each round removes brackets,
+    // which parsing never adds, so this ends.
+    for _ in 0..MAX_ROUNDS {
+        let again = match refang(parsed.as_str()) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(again) => again,
+        };
+        parsed = Url::parse(&again).map_err(|e| err(e.to_string()))?;
+    }
+    if !matches!(refang(parsed.as_str()), Cow::Borrowed(_)) {
+        return Err(err("defanged forms keep reappearing after parsing".into()));
+    }
 
     let (host, rewrite) = match parsed.host() {
         None | Some(UrlHost::Domain("")) => {
@@ -222,6 +239,8 @@ mod tests {
             "\u{1}hxxp://evil.example",
             "http://evil.example/[\t.]",
             "http://evil.example/[[.]]",
+            "http://evil.example/8.0 [\\./]",
+            "http://evil.example/[\\.[\\./]/]",
             "HTTP://Evil.EXAMPLE:80/a/../b?q#f",
             "evil.example",
         ] {
