@@ -51,7 +51,8 @@ pub fn regkey(raw: &str) -> Result<String, Invalid> {
     if s.chars().any(char::is_control) {
         return Err(err("contains a control character"));
     }
-    let key = s.trim_matches('\\');
+    // Whitespace and separators both: `Run \\` must end as `run`, not `run `.
+    let key = s.trim_matches(|c: char| c == '\\' || c.is_whitespace());
     let (first, rest) = split_component(key);
     let (hive, rest) =
         if first.eq_ignore_ascii_case("REGISTRY") {
@@ -178,6 +179,7 @@ mod tests {
         assert_eq!(ok("HKU\\.DEFAULT"), "hkey_users\\.default");
         assert_eq!(ok("HKCC\\System"), "hkey_current_config\\system");
         assert_eq!(ok("HKLM"), "hkey_local_machine");
+        assert_eq!(ok("HKLM\\Run \\ "), "hkey_local_machine\\run");
     }
 
     #[test]
