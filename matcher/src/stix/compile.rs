@@ -240,8 +240,9 @@ impl Compiler {
     fn exact(&mut self, target: Target, path: &str, lit: &Literal) {
         let Literal::String(raw) = lit else {
             self.skip(format!(
-                "{path} needs a string literal, got {} {lit}",
-                lit.type_name()
+                "{path} needs a string literal, got {} {}",
+                lit.type_name(),
+                snippet(&lit.to_string())
             ));
             return;
         };
@@ -285,7 +286,10 @@ impl Compiler {
                 // No wildcard at all: the empty value.
                 self.exact(target, path, &Literal::String(String::new()));
             } else {
-                self.skip(format!("`LIKE '{glob}'` on {path} matches any value"));
+                self.skip(format!(
+                    "`LIKE '{}'` on {path} matches any value",
+                    snippet(glob)
+                ));
             }
             return;
         }
@@ -493,6 +497,14 @@ mod tests {
                 MatchKey::exact(Kind::Url, "http://evil.example/a")
             ]
         );
+    }
+
+    #[test]
+    fn reasons_stay_short() {
+        let r = unsupported(&format!("[file:name = b'{}']", "QUFB".repeat(10_000)));
+        assert!(r.len() < 300, "{} bytes", r.len());
+        let r = unsupported(&format!("[url:value LIKE '{}']", "%".repeat(10_000)));
+        assert!(r.len() < 300, "{} bytes", r.len());
     }
 
     #[test]
