@@ -892,3 +892,35 @@ fn byte_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn hostile_input_fits_a_small_stack() {
+    // Callers' threads need not be big: the deepest accepted pattern and the
+    // bombs fit in well under 384 KiB even in a debug build (measured: about
+    // 256 KiB; release frames are far smaller).
+    let worker = std::thread::Builder::new()
+        .stack_size(384 * 1024)
+        .spawn(|| {
+            let half = MAX_DEPTH / 2;
+            let deepest = format!(
+                "{}[{}ipv4-addr:value = '198.51.100.1'{}] WITHIN 5 SECONDS{}",
+                "(".repeat(half),
+                "(".repeat(half - 1),
+                ")".repeat(half - 1),
+                ") REPEATS 2 TIMES".repeat(half)
+            );
+            let c = stix::compile(&deepest).unwrap();
+            assert!(c.partial);
+            let ast = stix::parse(&deepest).unwrap();
+            assert_eq!(stix::parse(&ast.to_string()).unwrap(), ast);
+            for bomb in [
+                "(".repeat(100_000),
+                format!("[{}", "(".repeat(100_000)),
+                "[a:b = 1]".to_string() + &" AND [a:b = 1]".repeat(10_000),
+            ] {
+                let _ = stix::compile(&bomb);
+            }
+        })
+        .unwrap();
+    worker.join().expect("the parser panicked");
+}

@@ -3,8 +3,9 @@
 //! Precedence, loosest first: `FOLLOWEDBY`, `OR`, `AND` between observations;
 //! qualifiers bind to the observation (or parenthesised group) just before them.
 //! Inside brackets `OR` is looser than `AND`. Every `(` and `[` counts towards
-//! [`MAX_DEPTH`]; flat chains are loops, not recursion, so recursion depth is
-//! bounded by the nesting limit whatever the input.
+//! [`MAX_DEPTH`]; an operator chain is read by a loop and grouped by
+//! precedence afterwards, so recursion is two or three frames per nesting
+//! level and bounded by the nesting limit whatever the input.
 
 use super::ast::{
     Comparison, ComparisonExpr, Literal, Number, ObjectPath, ObservationExpr, PathStep, Pattern,
@@ -101,12 +102,10 @@ impl<'a> Parser<'a> {
         &self.tokens[(self.pos + 1).min(self.tokens.len() - 1)].tok
     }
 
-    fn advance(&mut self) -> Token<'a> {
-        let t = self.peek().clone();
+    fn advance(&mut self) {
         if self.pos < self.tokens.len() - 1 {
             self.pos += 1;
         }
-        t
     }
 
     fn is_word(&self, kw: &str) -> bool {
@@ -173,28 +172,32 @@ impl<'a> Parser<'a> {
 
     // ---- observation expressions ----
 
+    /// Units joined by `AND`, `OR` and `FOLLOWEDBY`, read as one flat run
+    /// and grouped by precedence afterwards: one stack frame per nesting
+    /// level instead of one per precedence level.
     fn observation_expressions(&mut self) -> Result<ObservationExpr, ParseError> {
-        let mut items = vec![self.observation_or()?];
-        while self.eat_word("FOLLOWEDBY") {
-            items.push(self.observation_or()?);
+        let mut operands = vec![self.observation_unit()?];
+        let mut ops = Vec::new();
+        loop {
+            let level = match self.peek().tok {
+                Tok::Word("AND") => 0,
+                Tok::Word("OR") => 1,
+                Tok::Word("FOLLOWEDBY") => 2,
+                _ => break,
+            };
+            self.advance();
+            ops.push(level);
+            operands.push(self.observation_unit()?);
         }
-        Ok(collapse(items, ObservationExpr::FollowedBy))
-    }
-
-    fn observation_or(&mut self) -> Result<ObservationExpr, ParseError> {
-        let mut items = vec![self.observation_and()?];
-        while self.eat_word("OR") {
-            items.push(self.observation_and()?);
-        }
-        Ok(collapse(items, ObservationExpr::Or))
-    }
-
-    fn observation_and(&mut self) -> Result<ObservationExpr, ParseError> {
-        let mut items = vec![self.observation_unit()?];
-        while self.eat_word("AND") {
-            items.push(self.observation_unit()?);
-        }
-        Ok(collapse(items, ObservationExpr::And))
+        Ok(group(
+            operands,
+            ops,
+            &[
+                ObservationExpr::And,
+                ObservationExpr::Or,
+                ObservationExpr::FollowedBy,
+            ],
+        ))
     }
 
     /// `[ ... ]` or `( ... )`, then any qualifiers.
@@ -235,6 +238,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn qualifier(&mut self) -> Result<Option<Qualifier>, ParseError> {
         if self.eat_word("WITHIN") {
             let seconds = match self.peek().tok {
@@ -256,7 +260,8 @@ impl<'a> Parser<'a> {
             return Ok(Some(Qualifier::Repeats(times)));
         }
         if self.is_word("START") {
-            let start_offset = self.advance().offset;
+            let start_offset = self.peek().offset;
+            self.advance();
             let start = self.timestamp("a timestamp literal t'...' after `START`")?;
             self.expect_word("STOP", "`STOP` after `START t'...'`")?;
             let stop = self.timestamp("a timestamp literal t'...' after `STOP`")?;
@@ -285,32 +290,44 @@ impl<'a> Parser<'a> {
 
     // ---- comparison expressions ----
 
+    /// Comparisons joined by `AND` and `OR`, grouped like observations.
     fn comparison_or(&mut self) -> Result<ComparisonExpr, ParseError> {
-        let mut items = vec![self.comparison_and()?];
-        while self.eat_word("OR") {
-            items.push(self.comparison_and()?);
+        let mut operands = vec![self.comparison_test()?];
+        let mut ops = Vec::new();
+        loop {
+            let level = match self.peek().tok {
+                Tok::Word("AND") => 0,
+                Tok::Word("OR") => 1,
+                _ => break,
+            };
+            self.advance();
+            ops.push(level);
+            operands.push(self.comparison_test()?);
         }
-        Ok(collapse(items, ComparisonExpr::Or))
-    }
-
-    fn comparison_and(&mut self) -> Result<ComparisonExpr, ParseError> {
-        let mut items = vec![self.comparison_test()?];
-        while self.eat_word("AND") {
-            items.push(self.comparison_test()?);
-        }
-        Ok(collapse(items, ComparisonExpr::And))
+        Ok(group(
+            operands,
+            ops,
+            &[ComparisonExpr::And, ComparisonExpr::Or],
+        ))
     }
 
     fn comparison_test(&mut self) -> Result<ComparisonExpr, ParseError> {
+        if self.peek().tok == Tok::LParen {
+            self.enter()?;
+            self.advance();
+            let inner = self.comparison_or()?;
+            self.expect(Tok::RParen, "`AND`, `OR` or `)`")?;
+            self.leave();
+            return Ok(inner);
+        }
+        self.comparison_leaf()
+    }
+
+    /// One comparison. Kept out of line: its frame is big and must not sit
+    /// on the stack once per nesting level.
+    #[inline(never)]
+    fn comparison_leaf(&mut self) -> Result<ComparisonExpr, ParseError> {
         match self.peek().tok {
-            Tok::LParen => {
-                self.enter()?;
-                self.advance();
-                let inner = self.comparison_or()?;
-                self.expect(Tok::RParen, "`AND`, `OR` or `)`")?;
-                self.leave();
-                return Ok(inner);
-            }
             Tok::Word("NOT") => {
                 if *self.peek_second() != Tok::Word("EXISTS") {
                     return Err(self.error_here(
@@ -517,6 +534,30 @@ impl<'a> Parser<'a> {
         self.advance();
         Ok(name)
     }
+}
+
+/// Groups `operands[0] ops[0] operands[1] ...` by precedence: `ops[i]` is an
+/// index into `makers`, tightest first. Runs joined by one level become one
+/// n-ary node, then the next level groups the result, and so on.
+fn group<T>(mut operands: Vec<T>, mut ops: Vec<usize>, makers: &[fn(Vec<T>) -> T]) -> T {
+    for (level, make) in makers.iter().enumerate() {
+        let mut grouped = Vec::with_capacity(operands.len());
+        let mut remaining_ops = Vec::new();
+        let mut rest = operands.into_iter();
+        let mut run: Vec<T> = rest.next().into_iter().collect();
+        for (op, next) in ops.into_iter().zip(rest) {
+            if op != level {
+                grouped.push(collapse(std::mem::take(&mut run), make));
+                remaining_ops.push(op);
+            }
+            run.push(next);
+        }
+        grouped.push(collapse(run, make));
+        operands = grouped;
+        ops = remaining_ops;
+    }
+    // Every operator has been consumed by its level: one operand is left.
+    operands.pop().expect("grouping leaves one operand")
 }
 
 /// One operand stays itself; several become an n-ary node.
