@@ -38,7 +38,16 @@
 //! And by operator: `=` and each `IN` member give an exact key (through
 //! [`crate::normalize::normalize`]); `ISSUBSET` on an IP path gives a CIDR key;
 //! `LIKE '%x%'` a substring key, `LIKE 'x%'` a prefix key, `LIKE` without
-//! wildcards an exact key; everything else is skipped with a reason.
+//! wildcards an exact key; everything else is skipped with a reason. An IP
+//! value that normalises to `addr/len` is a CIDR key whatever the operator.
+//!
+//! Where the parser is stricter than the ANTLR grammar, on purpose:
+//! object types must be lowercase letters, digits and `-` starting with a
+//! letter (the STIX naming rule); integers must fit in 64 bits; a leap second
+//! is accepted only at 23:59:60; `WITHIN`/`REPEATS` must be positive and
+//! `STOP` later than `START`. Property names with `-` must be quoted
+//! (`hashes.'SHA-256'`), as in the grammar. Whether the comparisons of one
+//! observation name the same object type is not checked.
 
 pub mod ast;
 mod compile;

@@ -38,7 +38,7 @@ const KEYWORDS: [&str; 17] = [
 pub(crate) fn parse_pattern(src: &str) -> Result<Pattern, ParseError> {
     if src.len() > MAX_PATTERN_LEN {
         return Err(ParseError {
-            offset: MAX_PATTERN_LEN,
+            offset: 0,
             message: format!(
                 "pattern is {} bytes long, more than the limit of {MAX_PATTERN_LEN}",
                 src.len()
@@ -269,7 +269,11 @@ impl<'a> Parser<'a> {
             if parse_timestamp(&stop) <= parse_timestamp(&start) {
                 return Err(ParseError {
                     offset: start_offset,
-                    message: format!("STOP t'{stop}' is not later than START t'{start}'"),
+                    message: format!(
+                        "STOP t'{}' is not later than START t'{}'",
+                        snippet(&stop),
+                        snippet(&start)
+                    ),
                 });
             }
             return Ok(Some(Qualifier::StartStop { start, stop }));
