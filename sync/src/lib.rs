@@ -2,8 +2,20 @@
 
 pub mod batch;
 pub mod config;
+pub mod source;
+pub mod sources;
+pub mod store;
 
 pub use batch::{
     Batch, Deletion, IndicatorRow, ObjectType, ObservableRow, Reject, RelationshipRow,
 };
 pub use config::{Secret, SourceConfig, SourceSettings};
+pub use source::{
+    run_source, NoProgress, Progress, RunOptions, Source, SourceError, SourceErrorKind,
+    SyncContext, SyncReport,
+};
+pub use store::{
+    state_keys, ApplyStats, IndexEntry, ParseStatus, RejectEntry, RunId, RunInfo, RunStatus,
+    SourceId, SourceStatus, Store, StoreError, StoreStatus, DERIVE_VERSION, REJECTS_KEPT,
+    SCHEMA_VERSION,
+};
