@@ -19,32 +19,60 @@ fn upsert_counts_inserts_updates_unchanged_and_deletes() {
             ipv4_indicator("i1", "192.0.2.1"),
             ipv4_indicator("i2", "192.0.2.2"),
         ]);
-        b.observables.push(observable("o1", "Domain-Name", Kind::Domain, "evil.example"));
+        b.observables.push(observable(
+            "o1",
+            "Domain-Name",
+            Kind::Domain,
+            "evil.example",
+        ));
         b.relationships.push(rel("r1", "based-on", "i1", "o1"));
         b
     };
     let s = store.apply("octi", "opencti", batch()).unwrap();
     assert_eq!(
         s,
-        ApplyStats { inserted: 4, keys: 3, ..Default::default() }
+        ApplyStats {
+            inserted: 4,
+            keys: 3,
+            ..Default::default()
+        }
     );
 
     // The same content again writes nothing.
     let c = raw(&store);
     // data_version moves whenever another connection commits a change.
     let version = |c: &rusqlite::Connection| -> i64 {
-        c.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap()
+        c.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
     };
     let version_before = version(&c);
     let stored_at = |c: &rusqlite::Connection| -> String {
-        c.query_row("SELECT stored_at FROM indicators WHERE ext_id = 'i1'", [], |r| r.get(0))
-            .unwrap()
+        c.query_row(
+            "SELECT stored_at FROM indicators WHERE ext_id = 'i1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
     };
     let before = stored_at(&c);
     let s = store.apply("octi", "opencti", batch()).unwrap();
-    assert_eq!(s, ApplyStats { unchanged: 4, ..Default::default() });
-    assert_eq!(stored_at(&c), before, "an unchanged upsert must not rewrite the row");
-    assert_eq!(version(&c), version_before, "an unchanged batch must not write");
+    assert_eq!(
+        s,
+        ApplyStats {
+            unchanged: 4,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        stored_at(&c),
+        before,
+        "an unchanged upsert must not rewrite the row"
+    );
+    assert_eq!(
+        version(&c),
+        version_before,
+        "an unchanged batch must not write"
+    );
 
     // A real change is an update.
     let mut b = batch();
@@ -52,25 +80,45 @@ fn upsert_counts_inserts_updates_unchanged_and_deletes() {
     b.indicators[0].updated_at = Some("2024-05-02T10:00:00.000Z".into());
     let s = store.apply("octi", "opencti", b).unwrap();
     assert_eq!((s.updated, s.unchanged, s.keys), (1, 3, 1));
-    assert_ne!(version(&c), version_before, "a change must be visible to other connections");
+    assert_ne!(
+        version(&c),
+        version_before,
+        "a change must be visible to other connections"
+    );
 
     // Deletions: live rows become tombstones; unknown ids are no-ops.
     let b = Batch {
         deletions: vec![
-            Deletion { object: ObjectType::Indicator, ext_id: "i2".into() },
-            Deletion { object: ObjectType::Relationship, ext_id: "r1".into() },
-            Deletion { object: ObjectType::Indicator, ext_id: "never-seen".into() },
+            Deletion {
+                object: ObjectType::Indicator,
+                ext_id: "i2".into(),
+            },
+            Deletion {
+                object: ObjectType::Relationship,
+                ext_id: "r1".into(),
+            },
+            Deletion {
+                object: ObjectType::Indicator,
+                ext_id: "never-seen".into(),
+            },
         ],
         ..Default::default()
     };
     let s = store.apply("octi", "opencti", b).unwrap();
     assert_eq!(s.deleted, 2);
     let st = store.source_status("octi").unwrap().unwrap();
-    assert_eq!((st.indicators, st.observables, st.relationships, st.deleted), (1, 1, 0, 2));
+    assert_eq!(
+        (st.indicators, st.observables, st.relationships, st.deleted),
+        (1, 1, 0, 2)
+    );
     assert_eq!(keys(&store, ObjectType::Indicator, "i2"), None);
 
     // A deleted object that comes back is a new live object with its keys again.
-    let s = store.apply("octi", "opencti", indicators(vec![ipv4_indicator("i2", "192.0.2.2")]));
+    let s = store.apply(
+        "octi",
+        "opencti",
+        indicators(vec![ipv4_indicator("i2", "192.0.2.2")]),
+    );
     assert_eq!(s.unwrap().inserted, 1);
     assert_eq!(
         keys(&store, ObjectType::Indicator, "i2"),
@@ -84,12 +132,16 @@ fn an_older_replay_does_not_overwrite_a_newer_row() {
     let mut newer = ipv4_indicator("i1", "192.0.2.1");
     newer.updated_at = Some("2024-06-01T00:00:00.000Z".into());
     newer.score = Some(90);
-    store.apply("octi", "opencti", indicators(vec![newer])).unwrap();
+    store
+        .apply("octi", "opencti", indicators(vec![newer]))
+        .unwrap();
 
     let mut older = ipv4_indicator("i1", "192.0.2.1");
     older.updated_at = Some("2024-05-01T00:00:00.000Z".into());
     older.score = Some(10);
-    let s = store.apply("octi", "opencti", indicators(vec![older.clone()])).unwrap();
+    let s = store
+        .apply("octi", "opencti", indicators(vec![older.clone()]))
+        .unwrap();
     assert_eq!((s.unchanged, s.updated), (1, 0));
     let mut seen = Vec::new();
     store
@@ -118,7 +170,11 @@ fn a_snapshot_deletes_what_it_does_not_contain() {
     store.apply("file", "list", b).unwrap();
     // Another source is not touched by this source's snapshot.
     store
-        .apply("other", "list", indicators(vec![attribute("f:1", Kind::Domain, "z.example")]))
+        .apply(
+            "other",
+            "list",
+            indicators(vec![attribute("f:1", Kind::Domain, "z.example")]),
+        )
         .unwrap();
 
     let mut b = indicators(vec![
@@ -136,7 +192,14 @@ fn a_snapshot_deletes_what_it_does_not_contain() {
 
     // An empty snapshot empties the source.
     let s = store
-        .apply("file", "list", Batch { snapshot: true, ..Default::default() })
+        .apply(
+            "file",
+            "list",
+            Batch {
+                snapshot: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(s.deleted, 2);
     assert_eq!(store.source_status("file").unwrap().unwrap().keys, 0);
@@ -146,7 +209,9 @@ fn a_snapshot_deletes_what_it_does_not_contain() {
 fn a_failure_mid_apply_leaves_nothing_of_the_batch_and_no_watermark() {
     let (_dir, mut store) = temp_store();
     let mut first = indicators(vec![ipv4_indicator("i1", "192.0.2.1")]);
-    first.state.push(("watermark".into(), "2024-01-01T00:00:00.000Z".into()));
+    first
+        .state
+        .push(("watermark".into(), "2024-01-01T00:00:00.000Z".into()));
     store.apply("octi", "opencti", first).unwrap();
 
     // Sabotage: the store fails on a relationship, after the batch's
@@ -157,18 +222,20 @@ fn a_failure_mid_apply_leaves_nothing_of_the_batch_and_no_watermark() {
              BEGIN SELECT RAISE(ABORT, 'simulated failure'); END;",
         )
         .unwrap();
-    let mut b = indicators(vec![
-        ipv4_indicator("i2", "192.0.2.2"),
-        {
-            let mut i1 = ipv4_indicator("i1", "198.51.100.1");
-            i1.updated_at = Some("2024-07-01T00:00:00.000Z".into());
-            i1
-        },
-    ]);
-    b.observables.push(observable("o1", "IPv4-Addr", Kind::Ipv4, "192.0.2.9"));
+    let mut b = indicators(vec![ipv4_indicator("i2", "192.0.2.2"), {
+        let mut i1 = ipv4_indicator("i1", "198.51.100.1");
+        i1.updated_at = Some("2024-07-01T00:00:00.000Z".into());
+        i1
+    }]);
+    b.observables
+        .push(observable("o1", "IPv4-Addr", Kind::Ipv4, "192.0.2.9"));
     b.relationships.push(rel("boom", "related-to", "i2", "o1"));
-    b.state.push(("watermark".into(), "2024-07-01T00:00:00.000Z".into()));
-    b.rejects.push(Reject { item: "x".into(), reason: "y".into() });
+    b.state
+        .push(("watermark".into(), "2024-07-01T00:00:00.000Z".into()));
+    b.rejects.push(Reject {
+        item: "x".into(),
+        reason: "y".into(),
+    });
     let err = store.apply("octi", "opencti", b).unwrap_err();
     assert!(err.to_string().contains("simulated failure"), "{err}");
 
@@ -191,7 +258,12 @@ fn a_failure_mid_apply_leaves_nothing_of_the_batch_and_no_watermark() {
 #[test]
 fn keys_are_derived_replaced_and_dropped() {
     let (_dir, mut store) = temp_store();
-    let mut obs = observable("o1", "StixFile", Kind::Md5, "44d88612fea8a8f36de82e1278abb02f");
+    let mut obs = observable(
+        "o1",
+        "StixFile",
+        Kind::Md5,
+        "44d88612fea8a8f36de82e1278abb02f",
+    );
     obs.values.push((
         Kind::Sha256,
         "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f".into(),
@@ -213,32 +285,50 @@ fn keys_are_derived_replaced_and_dropped() {
 
     let mut changed = stix("i1", "[domain-name:value = 'evil.example']");
     changed.updated_at = Some("2024-06-01T00:00:00.000Z".into());
-    store.apply("octi", "opencti", indicators(vec![changed])).unwrap();
+    store
+        .apply("octi", "opencti", indicators(vec![changed]))
+        .unwrap();
     assert_eq!(
         keys(&store, ObjectType::Indicator, "i1").unwrap(),
         vec![MatchKey::exact(Kind::Domain, "evil.example")]
     );
     let c = raw(&store);
-    assert_eq!(count(&c, "SELECT count(*) FROM match_keys WHERE kind = 'ipv4'"), 0);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM match_keys WHERE kind = 'ipv4'"),
+        0
+    );
 
     let del = Batch {
-        deletions: vec![Deletion { object: ObjectType::Observable, ext_id: "o1".into() }],
+        deletions: vec![Deletion {
+            object: ObjectType::Observable,
+            ext_id: "o1".into(),
+        }],
         ..Default::default()
     };
     store.apply("octi", "opencti", del).unwrap();
-    assert_eq!(count(&c, "SELECT count(*) FROM match_keys WHERE observable_id IS NOT NULL"), 0);
+    assert_eq!(
+        count(
+            &c,
+            "SELECT count(*) FROM match_keys WHERE observable_id IS NOT NULL"
+        ),
+        0
+    );
 }
 
 #[test]
 fn keys_from_an_older_derivation_are_rederived_on_the_next_upsert() {
     let (_dir, mut store) = temp_store();
     let row = ipv4_indicator("i1", "192.0.2.1");
-    store.apply("octi", "opencti", indicators(vec![row.clone()])).unwrap();
+    store
+        .apply("octi", "opencti", indicators(vec![row.clone()]))
+        .unwrap();
     let c = raw(&store);
     // As if written by a binary whose derivation missed this key.
     c.execute_batch("UPDATE indicators SET keys_version = 0; DELETE FROM match_keys;")
         .unwrap();
-    let s = store.apply("octi", "opencti", indicators(vec![row])).unwrap();
+    let s = store
+        .apply("octi", "opencti", indicators(vec![row]))
+        .unwrap();
     assert_eq!((s.unchanged, s.updated, s.keys), (1, 0, 1));
     let v = count(&c, "SELECT keys_version FROM indicators");
     assert_eq!(v, DERIVE_VERSION);
@@ -301,24 +391,39 @@ fn bad_values_become_rejects_naming_the_item() {
     let mut b = indicators(vec![
         attribute("attr-1", Kind::Ipv4, "192.0.2.1"),
         attribute("attr-2", Kind::Ipv4, "999.1.1.1.1"),
-        store::IndicatorRow { ext_id: String::new(), ..attribute("", Kind::Domain, "x.example") },
+        store::IndicatorRow {
+            ext_id: String::new(),
+            ..attribute("", Kind::Domain, "x.example")
+        },
     ]);
-    b.observables.push(observable("obs-1", "IPv4-Addr", Kind::Ipv4, "not an ip"));
+    b.observables
+        .push(observable("obs-1", "IPv4-Addr", Kind::Ipv4, "not an ip"));
     b.rejects.push(Reject {
         item: "feed.csv:7".into(),
         reason: "unknown type `foo`".into(),
     });
     let s = store.apply("misp", "misp", b).unwrap();
     assert_eq!(s.rejected, 4);
-    assert_eq!(s.inserted, 3, "rows with bad values are kept; the id-less one is not");
+    assert_eq!(
+        s.inserted, 3,
+        "rows with bad values are kept; the id-less one is not"
+    );
 
     let rejects = store.recent_rejects("misp", 10).unwrap();
     let items: Vec<&str> = rejects.iter().map(|r| r.item.as_str()).collect();
     assert!(items.contains(&"indicator attr-2"), "{items:?}");
     assert!(items.contains(&"observable obs-1"), "{items:?}");
     assert!(items.contains(&"feed.csv:7"), "{items:?}");
-    assert!(items.iter().any(|i| i.starts_with("indicator #3 of the batch")), "{items:?}");
-    let bad = rejects.iter().find(|r| r.item == "indicator attr-2").unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("indicator #3 of the batch")),
+        "{items:?}"
+    );
+    let bad = rejects
+        .iter()
+        .find(|r| r.item == "indicator attr-2")
+        .unwrap();
     assert!(bad.reason.contains("999.1.1.1.1"), "{}", bad.reason);
     assert_eq!(
         store.parse_status_of("misp", "attr-2").unwrap().unwrap().0,
@@ -328,7 +433,10 @@ fn bad_values_become_rejects_naming_the_item() {
     // Only the newest REJECTS_KEPT per source are kept.
     let many = Batch {
         rejects: (0..REJECTS_KEPT + 50)
-            .map(|i| Reject { item: format!("line {i}"), reason: "bad".into() })
+            .map(|i| Reject {
+                item: format!("line {i}"),
+                reason: "bad".into(),
+            })
             .collect(),
         ..Default::default()
     };
@@ -345,12 +453,18 @@ fn state_commits_with_the_batch_and_reads_back() {
     assert_eq!(store.state("octi", "watermark").unwrap(), None);
     let mut b = indicators(vec![ipv4_indicator("i1", "192.0.2.1")]);
     b.state = vec![
-        ("watermark.indicators".into(), "2024-05-01T10:00:00.000Z".into()),
+        (
+            "watermark.indicators".into(),
+            "2024-05-01T10:00:00.000Z".into(),
+        ),
         ("server_version".into(), "6.9.0".into()),
     ];
     store.apply("octi", "opencti", b).unwrap();
     let b = Batch {
-        state: vec![("watermark.indicators".into(), "2024-05-02T10:00:00.000Z".into())],
+        state: vec![(
+            "watermark.indicators".into(),
+            "2024-05-02T10:00:00.000Z".into(),
+        )],
         ..Default::default()
     };
     store.apply("octi", "opencti", b).unwrap();
@@ -364,16 +478,33 @@ fn state_commits_with_the_batch_and_reads_back() {
 fn a_source_keeps_its_type_and_ids_are_per_source() {
     let (_dir, mut store) = temp_store();
     store
-        .apply("feed", "list", indicators(vec![attribute("x", Kind::Domain, "a.example")]))
+        .apply(
+            "feed",
+            "list",
+            indicators(vec![attribute("x", Kind::Domain, "a.example")]),
+        )
         .unwrap();
     let err = store
-        .apply("feed", "stix", indicators(vec![attribute("x", Kind::Domain, "a.example")]))
+        .apply(
+            "feed",
+            "stix",
+            indicators(vec![attribute("x", Kind::Domain, "a.example")]),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::SourceType { .. }));
-    assert!(err.to_string().contains("stored with type `list` but configured as `stix`"));
+    assert!(err
+        .to_string()
+        .contains("stored with type `list` but configured as `stix`"));
 
     let s = store
-        .apply("feed2", "list", indicators(vec![attribute("x", Kind::Domain, "b.example")]))
+        .apply(
+            "feed2",
+            "list",
+            indicators(vec![attribute("x", Kind::Domain, "b.example")]),
+        )
         .unwrap();
-    assert_eq!(s.inserted, 1, "the same ext_id in another source is another object");
+    assert_eq!(
+        s.inserted, 1,
+        "the same ext_id in another source is another object"
+    );
 }

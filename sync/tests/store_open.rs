@@ -11,17 +11,36 @@ fn migrates_an_empty_store_and_reopens_it() {
     let (dir, mut store) = temp_store();
     let path = store.path().to_path_buf();
     let c = raw(&store);
-    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    for t in ["sources", "sync_state", "indicators", "observables", "relationships",
-        "match_keys", "sync_runs", "rejects"] {
-        let n = count(&c, &format!("SELECT count(*) FROM sqlite_schema WHERE name = '{t}'"));
+    for t in [
+        "sources",
+        "sync_state",
+        "indicators",
+        "observables",
+        "relationships",
+        "match_keys",
+        "sync_runs",
+        "rejects",
+    ] {
+        let n = count(
+            &c,
+            &format!("SELECT count(*) FROM sqlite_schema WHERE name = '{t}'"),
+        );
         assert_eq!(n, 1, "table {t}");
     }
     store
-        .apply("feed", "list", indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]))
+        .apply(
+            "feed",
+            "list",
+            indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]),
+        )
         .unwrap();
     drop(store);
     drop(c);
@@ -46,7 +65,10 @@ fn refuses_a_newer_schema() {
         let err = result.unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.contains(&format!("schema version {}", SCHEMA_VERSION + 1)), "{msg}");
+        assert!(
+            msg.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+            "{msg}"
+        );
         assert!(msg.contains("upgrade intelmatch"), "{msg}");
         assert!(!msg.contains('\n'));
     }
@@ -70,14 +92,24 @@ fn readonly_needs_an_existing_current_store_and_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.sqlite");
     let err = Store::open_readonly(&missing).unwrap_err();
-    assert!(err.to_string().contains("run `intelmatch sync` first"), "{err}");
-    assert!(!missing.exists(), "a read-only open must not create the store");
+    assert!(
+        err.to_string().contains("run `intelmatch sync` first"),
+        "{err}"
+    );
+    assert!(
+        !missing.exists(),
+        "a read-only open must not create the store"
+    );
 
     let path = dir.path().join("s.sqlite");
     drop(Store::open(&path).unwrap());
     let mut ro = Store::open_readonly(&path).unwrap();
     let err = ro
-        .apply("feed", "list", indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]))
+        .apply(
+            "feed",
+            "list",
+            indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
 }
@@ -87,7 +119,11 @@ fn files_are_created_0640_in_a_0750_directory() {
     let (dir, mut store) = temp_store();
     // Force the WAL and shared-memory files into existence.
     store
-        .apply("feed", "list", indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]))
+        .apply(
+            "feed",
+            "list",
+            indicators(vec![attribute("l:1", Kind::Ipv4, "192.0.2.1")]),
+        )
         .unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let data = dir.path().join("data");
@@ -103,13 +139,21 @@ fn files_are_created_0640_in_a_0750_directory() {
 fn removing_a_source_cascades_to_everything_it_owns() {
     let (_dir, mut store) = temp_store();
     let mut b = indicators(vec![ipv4_indicator("i1", "192.0.2.1")]);
-    b.observables.push(observable("o1", "IPv4-Addr", Kind::Ipv4, "192.0.2.1"));
+    b.observables
+        .push(observable("o1", "IPv4-Addr", Kind::Ipv4, "192.0.2.1"));
     b.relationships.push(rel("r1", "based-on", "i1", "o1"));
-    b.state.push(("watermark".into(), "2024-01-01T00:00:00Z".into()));
+    b.state
+        .push(("watermark".into(), "2024-01-01T00:00:00Z".into()));
     store.apply("octi", "opencti", b).unwrap();
     assert!(store.remove_source("octi").unwrap());
     let c = raw(&store);
-    for t in ["indicators", "observables", "relationships", "match_keys", "sync_state"] {
+    for t in [
+        "indicators",
+        "observables",
+        "relationships",
+        "match_keys",
+        "sync_state",
+    ] {
         assert_eq!(count(&c, &format!("SELECT count(*) FROM {t}")), 0, "{t}");
     }
 }

@@ -38,7 +38,11 @@ pub struct SourceError {
 const MESSAGE_CHARS: usize = 1000;
 
 impl SourceError {
-    pub fn new(source: &str, kind: SourceErrorKind, message: impl std::fmt::Display) -> SourceError {
+    pub fn new(
+        source: &str,
+        kind: SourceErrorKind,
+        message: impl std::fmt::Display,
+    ) -> SourceError {
         SourceError {
             source_name: source.to_string(),
             kind,
@@ -111,7 +115,10 @@ mod tests {
     #[test]
     fn one_line_naming_the_source() {
         let e = SourceError::server("opencti", "GraphQL error:\nFORBIDDEN_ACCESS");
-        assert_eq!(e.to_string(), "source `opencti`: GraphQL error: FORBIDDEN_ACCESS");
+        assert_eq!(
+            e.to_string(),
+            "source `opencti`: GraphQL error: FORBIDDEN_ACCESS"
+        );
         assert_eq!(e.kind(), SourceErrorKind::Server);
     }
 

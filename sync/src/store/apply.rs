@@ -142,10 +142,10 @@ impl Writer<'_> {
              WHERE source_id = ?1 AND ext_id = ?2 AND deleted = 0",
             table(d.object)
         );
-        let n = self
-            .tx
-            .prepare_cached(&sql)?
-            .execute(params![self.source.0, d.ext_id, self.now])?;
+        let n =
+            self.tx
+                .prepare_cached(&sql)?
+                .execute(params![self.source.0, d.ext_id, self.now])?;
         self.stats.deleted += n as u64;
         Ok(())
     }

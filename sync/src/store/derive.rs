@@ -89,7 +89,11 @@ pub(crate) fn derive_indicator(row: &IndicatorRow) -> Derived {
         &mut keys,
         &mut rejects,
     );
-    let pattern = row.pattern.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let pattern = row
+        .pattern
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let mut partial = false;
     let (status, error) = if !is_stix(row) {
         (ParseStatus::NotStix, None)
@@ -243,7 +247,10 @@ mod tests {
         let d = derive_indicator(&indicator(None, None));
         assert_eq!(d.status, ParseStatus::NoValue);
 
-        let d = derive_indicator(&indicator(Some("[ipv4-addr:value = '1.2.3.4']"), Some("STIX")));
+        let d = derive_indicator(&indicator(
+            Some("[ipv4-addr:value = '1.2.3.4']"),
+            Some("STIX"),
+        ));
         assert_eq!(d.status, ParseStatus::Ok);
         assert_eq!(d.keys, vec![MatchKey::exact(Kind::Ipv4, "1.2.3.4")]);
 

@@ -82,8 +82,14 @@ mod tests {
 
     #[test]
     fn columns_round_trip() {
-        let values = vec![(Kind::Ipv4, "1.2.3.4".to_string()), (Kind::UserAgent, "x".into())];
-        assert_eq!(values_from_json("v", &values_to_json(&values)).unwrap(), values);
+        let values = vec![
+            (Kind::Ipv4, "1.2.3.4".to_string()),
+            (Kind::UserAgent, "x".into()),
+        ];
+        assert_eq!(
+            values_from_json("v", &values_to_json(&values)).unwrap(),
+            values
+        );
         for k in [
             RecordKind::Indicator,
             RecordKind::Observable,
@@ -94,7 +100,10 @@ mod tests {
             assert_eq!(record_kind_from_str(record_kind_to_str(k)).unwrap(), k);
         }
         let err = strings_from_json("labels", "{").unwrap_err().to_string();
-        assert!(err.starts_with("store holds an unreadable value: column labels"), "{err}");
+        assert!(
+            err.starts_with("store holds an unreadable value: column labels"),
+            "{err}"
+        );
     }
 
     #[test]

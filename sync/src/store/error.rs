@@ -21,7 +21,9 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
-    #[error("{path} is not an intelmatch store (application id {found:#x}): point data_dir elsewhere")]
+    #[error(
+        "{path} is not an intelmatch store (application id {found:#x}): point data_dir elsewhere"
+    )]
     Foreign { path: PathBuf, found: i64 },
 
     #[error(

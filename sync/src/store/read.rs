@@ -145,21 +145,45 @@ fn grouped(
     Ok(n)
 }
 
+// CROSS JOIN fixes the object table as the outer loop: rows come out in id
+// order straight from the table and the key index, with no sort of the whole
+// set (which for 10M rows would spill to temporary files).
+fn indicator_entries_sql() -> String {
+    format!(
+        "SELECT {INDICATOR_COLS}, k.kind, k.key, k.method
+         FROM indicators i CROSS JOIN match_keys k ON k.indicator_id = i.id
+         WHERE i.deleted = 0 ORDER BY i.id, k.id"
+    )
+}
+
+fn observable_entries_sql() -> String {
+    format!(
+        "SELECT {OBSERVABLE_COLS}, k.kind, k.key, k.method
+         FROM observables o CROSS JOIN match_keys k ON k.observable_id = o.id
+         WHERE o.deleted = 0 ORDER BY o.id, k.id"
+    )
+}
+
+/// Live indicators `based-on` one observable (source id, observable ext id).
+const BASED_ON_SQL: &str = "SELECT i.ext_id, i.name, i.pattern, i.score, i.revoked, i.valid_until
+     FROM relationships r
+     JOIN indicators i ON i.source_id = r.source_id AND i.ext_id = r.from_id
+     WHERE r.source_id = ?1 AND r.to_id = ?2 AND r.type = 'based-on'
+       AND r.deleted = 0 AND i.deleted = 0
+     ORDER BY r.id";
+
 fn indicator_entries(
     conn: &Connection,
     sources: &Sources,
     f: &mut dyn FnMut(IndexEntry) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
-    // CROSS JOIN fixes indicators as the outer loop: rows come out in id order
-    // straight from the table and the key index, with no sort of the whole set.
-    let query = format!(
-        "SELECT {INDICATOR_COLS}, k.kind, k.key, k.method
-         FROM indicators i CROSS JOIN match_keys k ON k.indicator_id = i.id
-         WHERE i.deleted = 0 ORDER BY i.id, k.id"
-    );
-    grouped(conn, &query, INDICATOR_NCOLS, f, &mut |r| {
-        indicator_record(r, sources)
-    })
+    grouped(
+        conn,
+        &indicator_entries_sql(),
+        INDICATOR_NCOLS,
+        f,
+        &mut |r| indicator_record(r, sources),
+    )
 }
 
 fn observable_entries(
@@ -167,41 +191,35 @@ fn observable_entries(
     sources: &Sources,
     f: &mut dyn FnMut(IndexEntry) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
-    let query = format!(
-        "SELECT {OBSERVABLE_COLS}, k.kind, k.key, k.method
-         FROM observables o CROSS JOIN match_keys k ON k.observable_id = o.id
-         WHERE o.deleted = 0 ORDER BY o.id, k.id"
-    );
-    let mut based_on = conn.prepare_cached(
-        "SELECT i.ext_id, i.name, i.pattern, i.score, i.revoked, i.valid_until
-         FROM relationships r
-         JOIN indicators i ON i.source_id = r.source_id AND i.ext_id = r.from_id
-         WHERE r.source_id = ?1 AND r.to_id = ?2 AND r.type = 'based-on'
-           AND r.deleted = 0 AND i.deleted = 0
-         ORDER BY i.id",
-    )?;
-    grouped(conn, &query, OBSERVABLE_NCOLS, f, &mut |r| {
-        let mut record = observable_record(r, sources)?;
-        // The opencti profile reports `observable_with_indicator` from these.
-        let indicators = based_on
-            .query_map(params![r.get::<_, i64>(1)?, record.id], |i| {
-                let mut o = Map::new();
-                o.insert("id".into(), json!(i.get::<_, String>(0)?));
-                o.insert("name".into(), json!(i.get::<_, String>(1)?));
-                o.insert("pattern".into(), json!(i.get::<_, Option<String>>(2)?));
-                o.insert("score".into(), json!(i.get::<_, Option<i64>>(3)?));
-                o.insert("revoked".into(), json!(i.get::<_, bool>(4)?));
-                o.insert("valid_until".into(), json!(i.get::<_, Option<String>>(5)?));
-                Ok(Value::Object(o))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        if !indicators.is_empty() {
-            record
-                .extra
-                .insert("indicators".into(), Value::Array(indicators));
-        }
-        Ok(record)
-    })
+    let mut based_on = conn.prepare_cached(BASED_ON_SQL)?;
+    grouped(
+        conn,
+        &observable_entries_sql(),
+        OBSERVABLE_NCOLS,
+        f,
+        &mut |r| {
+            let mut record = observable_record(r, sources)?;
+            // The opencti profile reports `observable_with_indicator` from these.
+            let indicators = based_on
+                .query_map(params![r.get::<_, i64>(1)?, record.id], |i| {
+                    let mut o = Map::new();
+                    o.insert("id".into(), json!(i.get::<_, String>(0)?));
+                    o.insert("name".into(), json!(i.get::<_, String>(1)?));
+                    o.insert("pattern".into(), json!(i.get::<_, Option<String>>(2)?));
+                    o.insert("score".into(), json!(i.get::<_, Option<i64>>(3)?));
+                    o.insert("revoked".into(), json!(i.get::<_, bool>(4)?));
+                    o.insert("valid_until".into(), json!(i.get::<_, Option<String>>(5)?));
+                    Ok(Value::Object(o))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if !indicators.is_empty() {
+                record
+                    .extra
+                    .insert("indicators".into(), Value::Array(indicators));
+            }
+            Ok(record)
+        },
+    )
 }
 
 fn key_at(r: &Row<'_>, col: usize) -> Result<MatchKey, StoreError> {
@@ -293,4 +311,35 @@ fn observable_record(r: &Row<'_>, sources: &Sources) -> Result<Record, StoreErro
         extra,
         ..Record::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+    }
+
+    /// The streaming reads must never sort or scan the key table as a whole.
+    #[test]
+    fn streaming_queries_use_indexes_and_never_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.sqlite")).unwrap();
+        for (sql, index) in [
+            (indicator_entries_sql(), "match_keys_by_indicator"),
+            (observable_entries_sql(), "match_keys_by_observable"),
+            (BASED_ON_SQL.to_string(), "relationships_to"),
+        ] {
+            let p = plan(&store.conn, &sql);
+            assert!(!p.contains("TEMP B-TREE"), "{p}");
+            assert!(p.contains(index), "{p}");
+            assert!(!p.contains("SCAN k"), "{p}");
+        }
+    }
 }

@@ -120,7 +120,7 @@ fn targets(
                  AND i.deleted = 0
              WHERE o.id = ?1 AND r.source_id = ?2
                AND EXISTS (SELECT 1 FROM match_keys k WHERE k.indicator_id = i.id)
-             ORDER BY i.id"
+             ORDER BY r.id"
         ))?;
         let mut rows = stmt.query(params![id, source_id])?;
         while let Some(r) = rows.next()? {

@@ -66,7 +66,8 @@ impl Store {
     /// Status of the whole store, sources by name.
     pub fn status(&self) -> Result<StoreStatus, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
-        let mut stmt = tx.prepare("SELECT id, name, type, created_at FROM sources ORDER BY name")?;
+        let mut stmt =
+            tx.prepare("SELECT id, name, type, created_at FROM sources ORDER BY name")?;
         let sources = stmt
             .query_map([], |r| {
                 Ok((SourceId(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?))
@@ -101,7 +102,11 @@ impl Store {
     }
 
     /// The newest rejects of a source, newest first.
-    pub fn recent_rejects(&self, source: &str, limit: usize) -> Result<Vec<RejectEntry>, StoreError> {
+    pub fn recent_rejects(
+        &self,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<RejectEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.item, r.reason, r.at FROM rejects r JOIN sources s ON s.id = r.source_id
              WHERE s.name = ?1 ORDER BY r.id DESC LIMIT ?2",
@@ -189,25 +194,23 @@ fn grouped_state(conn: &Connection, id: SourceId) -> Result<BTreeMap<String, Str
 }
 
 fn last_run(conn: &Connection, id: SourceId) -> Result<Option<RunInfo>, StoreError> {
-    let row: Option<(i64, String, Option<String>, String, String, Option<String>)> = conn
-        .query_row(
-            "SELECT id, started_at, finished_at, status, counts, error FROM sync_runs
-             WHERE source_id = ?1 ORDER BY id DESC LIMIT 1",
-            [id.0],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
-        .optional()?;
-    let Some((id, started_at, finished_at, status, counts, error)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(RunInfo {
-        id,
-        started_at,
-        finished_at,
-        status: RunStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("run status `{status}`")))?,
-        counts: serde_json::from_str(&counts)
-            .map_err(|e| StoreError::Corrupt(format!("run counts: {e}")))?,
-        error,
-    }))
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, started_at, finished_at, status, counts, error FROM sync_runs
+         WHERE source_id = ?1 ORDER BY id DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query_and_then([id.0], |r| {
+        let status: String = r.get(3)?;
+        let counts: String = r.get(4)?;
+        Ok::<_, StoreError>(RunInfo {
+            id: r.get(0)?,
+            started_at: r.get(1)?,
+            finished_at: r.get(2)?,
+            status: RunStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("run status `{status}`")))?,
+            counts: serde_json::from_str(&counts)
+                .map_err(|e| StoreError::Corrupt(format!("run counts: {e}")))?,
+            error: r.get(5)?,
+        })
+    })?;
+    rows.next().transpose()
 }

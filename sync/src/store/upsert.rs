@@ -404,9 +404,15 @@ mod tests {
 
     #[test]
     fn older_compares_instants_not_text() {
-        assert!(is_older(Some("2024-01-01T00:00:00Z"), Some("2024-01-01T00:00:01.000Z")));
+        assert!(is_older(
+            Some("2024-01-01T00:00:00Z"),
+            Some("2024-01-01T00:00:01.000Z")
+        ));
         // Same instant in another offset is not older.
-        assert!(!is_older(Some("2024-01-01T01:00:00+01:00"), Some("2024-01-01T00:00:00Z")));
+        assert!(!is_older(
+            Some("2024-01-01T01:00:00+01:00"),
+            Some("2024-01-01T00:00:00Z")
+        ));
         assert!(!is_older(None, Some("2024-01-01T00:00:00Z")));
         assert!(!is_older(Some("garbage"), Some("2024-01-01T00:00:00Z")));
     }
