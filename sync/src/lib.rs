@@ -12,7 +12,7 @@ pub use batch::{
 pub use config::{Secret, SourceConfig, SourceSettings};
 pub use source::{
     run_source, NoProgress, Progress, RunOptions, Source, SourceError, SourceErrorKind,
-    SyncContext, SyncReport,
+    SyncContext, SyncFuture, SyncReport,
 };
 pub use store::{
     state_keys, ApplyStats, IndexEntry, ParseStatus, RejectEntry, RunId, RunInfo, RunStatus,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::store::{ApplyStats, Store};
-use crate::Batch;
+use crate::{Batch, ObjectType};
 
 pub use error::{SourceError, SourceErrorKind};
 pub use run::{run_source, RunOptions};
@@ -29,12 +29,13 @@ pub trait Source: Send {
     /// `opencti`, `misp`, `stix`, `misp-feed`, `list`.
     fn type_name(&self) -> &'static str;
     /// Pulls what changed (everything with `ctx.full`) and commits it.
-    #[allow(clippy::type_complexity)]
-    fn sync<'a>(
-        &'a mut self,
-        ctx: &'a mut SyncContext<'_>,
-    ) -> Pin<Box<dyn Future<Output = Result<SyncReport, SourceError>> + Send + 'a>>;
+    fn sync<'a>(&'a mut self, ctx: &'a mut SyncContext<'_>) -> SyncFuture<'a>;
 }
+
+/// What [`Source::sync`] returns: a boxed, sendable future (object safety
+/// without an async-trait dependency). Implement with `Box::pin(async move { .. })`.
+pub type SyncFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<SyncReport, SourceError>> + Send + 'a>>;
 
 /// Progress of one source's sync, drawn by the CLI (indicatif on a terminal).
 pub trait Progress: Send + Sync {
@@ -143,6 +144,28 @@ impl<'s> SyncContext<'s> {
     pub fn states(&self) -> Result<BTreeMap<String, String>, SourceError> {
         self.store
             .states(&self.source)
+            .map_err(|e| SourceError::store(&self.source, &e))
+    }
+
+    /// Streams the ext ids of this source's live objects of one type
+    /// (deletion reconciliation: what the store has that the server no longer lists).
+    pub fn for_each_live_id(
+        &self,
+        object: ObjectType,
+        f: &mut dyn FnMut(&str),
+    ) -> Result<u64, SourceError> {
+        self.store
+            .for_each_live_id(&self.source, object, &mut |id| {
+                f(id);
+                Ok(())
+            })
+            .map_err(|e| SourceError::store(&self.source, &e))
+    }
+
+    /// How many live objects of one type this source has in the store.
+    pub fn live_count(&self, object: ObjectType) -> Result<u64, SourceError> {
+        self.store
+            .live_count(&self.source, object)
             .map_err(|e| SourceError::store(&self.source, &e))
     }
 

@@ -1,7 +1,5 @@
 mod common;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +7,7 @@ use common::*;
 use matcher::Kind;
 use store::{
     run_source, Batch, Progress, RunOptions, RunStatus, Source, SourceError, SourceErrorKind,
-    SyncContext, SyncReport,
+    SyncContext, SyncFuture, SyncReport,
 };
 
 /// Commits one page per batch, each with its own watermark; can fail or be
@@ -58,10 +56,7 @@ impl Source for Paged {
         "stix"
     }
 
-    fn sync<'a>(
-        &'a mut self,
-        ctx: &'a mut SyncContext<'_>,
-    ) -> Pin<Box<dyn Future<Output = Result<SyncReport, SourceError>> + Send + 'a>> {
+    fn sync<'a>(&'a mut self, ctx: &'a mut SyncContext<'_>) -> SyncFuture<'a> {
         Box::pin(async move {
             self.seen_full = Some(ctx.full);
             self.seen_watermark = Some(ctx.state("watermark")?);

@@ -508,3 +508,36 @@ fn a_source_keeps_its_type_and_ids_are_per_source() {
         "the same ext_id in another source is another object"
     );
 }
+
+#[test]
+fn live_ids_list_what_reconciliation_compares() {
+    let (_dir, mut store) = temp_store();
+    let mut b = indicators(vec![
+        ipv4_indicator("i1", "192.0.2.1"),
+        ipv4_indicator("i2", "192.0.2.2"),
+        ipv4_indicator("i3", "192.0.2.3"),
+    ]);
+    b.deletions.push(Deletion {
+        object: ObjectType::Indicator,
+        ext_id: "i2".into(),
+    });
+    store.apply("octi", "opencti", b).unwrap();
+    store
+        .apply(
+            "other",
+            "opencti",
+            indicators(vec![ipv4_indicator("x", "192.0.2.9")]),
+        )
+        .unwrap();
+    let mut ids = Vec::new();
+    let n = store
+        .for_each_live_id("octi", ObjectType::Indicator, &mut |id| {
+            ids.push(id.to_string());
+            Ok(())
+        })
+        .unwrap();
+    ids.sort();
+    assert_eq!((n, ids), (2, vec!["i1".to_string(), "i3".to_string()]));
+    assert_eq!(store.live_count("octi", ObjectType::Indicator).unwrap(), 2);
+    assert_eq!(store.live_count("octi", ObjectType::Observable).unwrap(), 0);
+}

@@ -2,7 +2,7 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -102,7 +102,24 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
         .open(path)
     {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            warn_if_world_readable(path);
+            Ok(())
+        }
         Err(e) => Err(create_err(path, e)),
+    }
+}
+
+/// An existing store is left as it is, but a wide mode is worth a warning.
+fn warn_if_world_readable(path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o007 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "the store is accessible to all users: chmod 0640 it"
+            );
+        }
     }
 }

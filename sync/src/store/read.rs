@@ -77,6 +77,43 @@ impl Store {
         id.map(|id| keys_by(&self.conn, column, id)).transpose()
     }
 
+    /// Streams the ext ids of a source's live objects of one type, for deletion
+    /// reconciliation against the server's id list. Returns how many there were.
+    pub fn for_each_live_id(
+        &self,
+        source: &str,
+        object: ObjectType,
+        f: &mut dyn FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT t.ext_id FROM {} t JOIN sources s ON s.id = t.source_id
+             WHERE s.name = ?1 AND t.deleted = 0",
+            table_of(object)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([source])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let id = r.get_ref(0)?;
+            f(id.as_str()
+                .map_err(|e| StoreError::Corrupt(format!("ext_id: {e}")))?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// How many live objects of one type a source has (to compare with the
+    /// server's `globalCount` before deciding to reconcile).
+    pub fn live_count(&self, source: &str, object: ObjectType) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM {} t JOIN sources s ON s.id = t.source_id
+             WHERE s.name = ?1 AND t.deleted = 0",
+            table_of(object)
+        );
+        let n: i64 = self.conn.query_row(&sql, [source], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// Parse status and error text of one indicator (`None` if unknown).
     pub fn parse_status_of(
         &self,
@@ -98,6 +135,14 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("parse_status `{status}`")))
         })
         .transpose()
+    }
+}
+
+fn table_of(object: ObjectType) -> &'static str {
+    match object {
+        ObjectType::Indicator => "indicators",
+        ObjectType::Observable => "observables",
+        ObjectType::Relationship => "relationships",
     }
 }
 
