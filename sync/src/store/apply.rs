@@ -4,9 +4,9 @@
 use rusqlite::{params, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use super::encode::one_line;
+use super::encode::{one_line, table};
 use super::{now_rfc3339, SourceId, Store, StoreError, REJECTS_KEPT};
-use crate::{Batch, Deletion, ObjectType, Reject};
+use crate::{Batch, Deletion, Reject};
 
 /// What one [`Store::apply`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,8 +90,12 @@ impl Store {
         }
         for (i, row) in batch.relationships.iter().enumerate() {
             if row.ext_id.is_empty() || row.from_id.is_empty() || row.to_id.is_empty() {
+                let item = match row.ext_id.as_str() {
+                    "" => format!("relationship #{} of the batch", i + 1),
+                    id => format!("relationship {id}"),
+                };
                 w.rejects.push(Reject {
-                    item: format!("relationship {} (#{} of the batch)", row.ext_id, i + 1),
+                    item,
                     reason: "needs an id and both ends".to_string(),
                 });
                 continue;
@@ -119,18 +123,14 @@ impl Store {
     }
 }
 
-fn table(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::Indicator => "indicators",
-        ObjectType::Observable => "observables",
-        ObjectType::Relationship => "relationships",
-    }
-}
-
 impl Writer<'_> {
     fn reject_unnamed(&mut self, what: &str, index: usize, label: &str) {
+        let item = match label {
+            "" => format!("{what} #{} of the batch", index + 1),
+            label => format!("{what} #{} of the batch (`{label}`)", index + 1),
+        };
         self.rejects.push(Reject {
-            item: format!("{what} #{} of the batch (`{label}`)", index + 1),
+            item,
             reason: "has no id".to_string(),
         });
     }

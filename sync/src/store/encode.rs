@@ -4,6 +4,16 @@ use matcher::{KeyMethod, Kind, RecordKind};
 use serde_json::{Map, Value};
 
 use super::StoreError;
+use crate::ObjectType;
+
+/// The table holding one type of object.
+pub(crate) fn table(object: ObjectType) -> &'static str {
+    match object {
+        ObjectType::Indicator => "indicators",
+        ObjectType::Observable => "observables",
+        ObjectType::Relationship => "relationships",
+    }
+}
 
 pub(crate) fn strings_to_json(v: &[String]) -> String {
     serde_json::to_string(v).expect("a list of strings always serialises")

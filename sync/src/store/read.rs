@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
 use super::derive::ParseStatus;
-use super::encode::{kind_from_str, map_from_json, method_from_str, record_kind_from_str};
+use super::encode::{kind_from_str, map_from_json, method_from_str, record_kind_from_str, table};
 use super::upsert::json_strings;
 use super::{related, Store, StoreError};
 use crate::ObjectType;
@@ -88,7 +88,7 @@ impl Store {
         let sql = format!(
             "SELECT t.ext_id FROM {} t JOIN sources s ON s.id = t.source_id
              WHERE s.name = ?1 AND t.deleted = 0",
-            table_of(object)
+            table(object)
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([source])?;
@@ -108,7 +108,7 @@ impl Store {
         let sql = format!(
             "SELECT count(*) FROM {} t JOIN sources s ON s.id = t.source_id
              WHERE s.name = ?1 AND t.deleted = 0",
-            table_of(object)
+            table(object)
         );
         let n: i64 = self.conn.query_row(&sql, [source], |r| r.get(0))?;
         Ok(n as u64)
@@ -135,14 +135,6 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("parse_status `{status}`")))
         })
         .transpose()
-    }
-}
-
-fn table_of(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::Indicator => "indicators",
-        ObjectType::Observable => "observables",
-        ObjectType::Relationship => "relationships",
     }
 }
 
