@@ -1,0 +1,133 @@
+use serde::Serialize;
+
+use crate::store::StoreError;
+use crate::Secret;
+
+/// What part of a sync failed, for exit codes and `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceErrorKind {
+    /// The source's configuration cannot work (bad URL, missing path, ...).
+    Config,
+    /// The server refused the credentials or lacks a capability.
+    Auth,
+    /// Connection, TLS, timeout, rate limiting after all retries.
+    Network,
+    /// The server answered something unusable (GraphQL error, bad JSON, ...).
+    Server,
+    /// A local input (file, directory) could not be read.
+    Io,
+    /// The store failed.
+    Store,
+    /// Stopped on request.
+    Cancelled,
+}
+
+/// A sync failure: one line naming the source and what failed. The message
+/// never holds a secret: build it from what is safe to show, and pass it
+/// through [`SourceError::redact`] when it embeds text from elsewhere (an HTTP
+/// client's error, a server's reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    source_name: String,
+    kind: SourceErrorKind,
+    message: String,
+}
+
+/// Long server replies are cut: the line must stay readable.
+const MESSAGE_CHARS: usize = 1000;
+
+impl SourceError {
+    pub fn new(
+        source: &str,
+        kind: SourceErrorKind,
+        message: impl std::fmt::Display,
+    ) -> SourceError {
+        SourceError {
+            source_name: source.to_string(),
+            kind,
+            message: crate::store::one_line(&message.to_string(), MESSAGE_CHARS),
+        }
+    }
+
+    pub fn config(source: &str, message: impl std::fmt::Display) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Config, message)
+    }
+
+    pub fn auth(source: &str, message: impl std::fmt::Display) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Auth, message)
+    }
+
+    pub fn network(source: &str, message: impl std::fmt::Display) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Network, message)
+    }
+
+    pub fn server(source: &str, message: impl std::fmt::Display) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Server, message)
+    }
+
+    pub fn io(source: &str, message: impl std::fmt::Display) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Io, message)
+    }
+
+    pub fn store(source: &str, e: &StoreError) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Store, e)
+    }
+
+    pub fn cancelled(source: &str) -> SourceError {
+        SourceError::new(source, SourceErrorKind::Cancelled, "stopped on request")
+    }
+
+    /// Replaces every occurrence of the secret's value by `***`.
+    pub fn redact(mut self, secret: &Secret) -> SourceError {
+        let value = secret.expose();
+        if !value.is_empty() && self.message.contains(value) {
+            self.message = self.message.replace(value, "***");
+        }
+        self
+    }
+
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    pub fn kind(&self) -> SourceErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "source `{}`: {}", self.source_name, self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_naming_the_source() {
+        let e = SourceError::server("opencti", "GraphQL error:\nFORBIDDEN_ACCESS");
+        assert_eq!(
+            e.to_string(),
+            "source `opencti`: GraphQL error: FORBIDDEN_ACCESS"
+        );
+        assert_eq!(e.kind(), SourceErrorKind::Server);
+    }
+
+    #[test]
+    fn redact_removes_the_secret() {
+        let token = Secret::new("env:OPENCTI_TOKEN", "s3cr3t-token");
+        let e = SourceError::network("opencti", "GET https://x/?key=s3cr3t-token failed")
+            .redact(&token);
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert!(e.to_string().contains("key=***"));
+    }
+}
