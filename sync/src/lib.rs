@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod sources;
 
 pub use batch::{
     Batch, Deletion, IndicatorRow, ObjectType, ObservableRow, Reject, RelationshipRow,
