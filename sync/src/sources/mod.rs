@@ -16,6 +16,7 @@
 //! that file contributed last time. The next good read is a snapshot again.
 
 pub mod fingerprint;
+pub mod misp_types;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
