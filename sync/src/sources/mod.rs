@@ -17,6 +17,7 @@
 
 pub mod fingerprint;
 pub mod misp_types;
+pub mod stix_bundle;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

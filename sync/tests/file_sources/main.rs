@@ -1,6 +1,7 @@
 //! The file sources (STIX bundles, MISP feeds, lists) read from real files.
 
 mod misp_types;
+mod stix;
 
 use std::path::Path;
 
