@@ -16,6 +16,7 @@
 //! that file contributed last time. The next good read is a snapshot again.
 
 pub mod fingerprint;
+pub mod list;
 pub mod misp_feed;
 pub mod misp_types;
 pub mod stix_bundle;

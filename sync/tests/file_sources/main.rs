@@ -1,5 +1,6 @@
 //! The file sources (STIX bundles, MISP feeds, lists) read from real files.
 
+mod list;
 mod misp_feed;
 mod misp_types;
 mod stix;
