@@ -1,7 +1,6 @@
 use serde::Serialize;
 
 use crate::store::StoreError;
-use crate::Secret;
 
 /// What part of a sync failed, for exit codes and `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -79,7 +78,7 @@ impl SourceError {
     }
 
     /// Replaces every occurrence of the secret's value by `***`.
-    pub fn redact(mut self, secret: &Secret) -> SourceError {
+    pub fn redact(mut self, secret: &crate::SecretValue) -> SourceError {
         let value = secret.expose();
         if !value.is_empty() && self.message.contains(value) {
             self.message = self.message.replace(value, "***");
@@ -124,7 +123,7 @@ mod tests {
 
     #[test]
     fn redact_removes_the_secret() {
-        let token = Secret::new("env:OPENCTI_TOKEN", "s3cr3t-token");
+        let token = crate::Secret::literal("s3cr3t-token").resolve().unwrap();
         let e = SourceError::network("opencti", "GET https://x/?key=s3cr3t-token failed")
             .redact(&token);
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
