@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr3;
+use memchr::memchr3_iter;
 
 /// Bracketed forms and what they stand for, by opening bracket. Matched
 /// ASCII-case-insensitively.
@@ -35,7 +35,7 @@ const SCHEMES: &[(&str, &str)] = &[
 /// result is a fixed point: refanging it again changes nothing, even for nested
 /// forms such as `[[.]]`.
 pub fn refang(raw: &str) -> Cow<'_, str> {
-    let Some(first) = memchr3(b'[', b'(', b'{', raw.as_bytes()) else {
+    let Some(start) = first_form(raw) else {
         return match defanged_scheme(raw) {
             None => Cow::Borrowed(raw),
             Some((at, from, to)) => {
@@ -48,28 +48,47 @@ pub fn refang(raw: &str) -> Cow<'_, str> {
         };
     };
 
+    // Nothing before the first form can change, except by a later reduction
+    // that reaches back into it (`[[.]]`), which works on `out` as well.
     let mut out = String::with_capacity(raw.len());
-    out.push_str(&raw[..first]);
-    for c in raw[first..].chars() {
+    out.push_str(&raw[..start]);
+    for c in raw[start..].chars() {
         out.push(c);
-        let (open, forms) = match c {
-            ']' => ('[', SQUARE),
-            ')' => ('(', OTHER),
-            '}' => ('{', OTHER),
-            _ => continue,
-        };
-        // Only the tail can form a new match: replacements never contain a
-        // closing bracket, so everything before the last one is final.
-        reduce_tail(&mut out, open as u8, forms);
+        if let Some((open, forms)) = u8::try_from(c).ok().and_then(forms_closed_by) {
+            // Only the tail can form a new match: replacements never contain a
+            // closing bracket, so everything before the last one is final.
+            reduce_tail(&mut out, open, forms);
+        }
     }
     if let Some((at, from, to)) = defanged_scheme(&out) {
         out.replace_range(at..at + from.len(), to);
     }
-    if out == raw {
-        Cow::Borrowed(raw)
-    } else {
-        Cow::Owned(out)
+    Cow::Owned(out)
+}
+
+/// The opening bracket and the forms a closing bracket may end.
+fn forms_closed_by(close: u8) -> Option<(u8, &'static [(&'static str, &'static str)])> {
+    match close {
+        b']' => Some((b'[', SQUARE)),
+        b')' => Some((b'(', OTHER)),
+        b'}' => Some((b'{', OTHER)),
+        _ => None,
     }
+}
+
+/// Byte offset of the opening bracket of the first form in `raw`, by end position.
+/// Checking only what the input holds keeps clean values allocation-free, even
+/// with brackets in them (`[2001:db8::1]`).
+fn first_form(raw: &str) -> Option<usize> {
+    let bytes = raw.as_bytes();
+    memchr3_iter(b']', b')', b'}', bytes).find_map(|end| {
+        let (open, forms) = forms_closed_by(bytes[end])?;
+        forms.iter().find_map(|(inner, _)| {
+            let start = (end + 1).checked_sub(inner.len() + 2)?;
+            (bytes[start] == open && bytes[start + 1..end].eq_ignore_ascii_case(inner.as_bytes()))
+                .then_some(start)
+        })
+    })
 }
 
 fn reduce_tail(out: &mut String, open: u8, forms: &[(&str, &str)]) {
@@ -119,6 +138,8 @@ mod tests {
             "a(b)c{d}",
             "",
             "hxxpool.example",
+            "[[x]]",
+            "http://evil.example/(a)[b]{c}",
         ] {
             assert!(matches!(refang(s), Cow::Borrowed(_)), "{s}");
         }
