@@ -23,7 +23,8 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let root = std::env::temp_dir().join(format!("intelmatch-compile-bench-{}", std::process::id()));
+    let root =
+        std::env::temp_dir().join(format!("intelmatch-compile-bench-{}", std::process::id()));
     let start = Instant::now();
     let mut b = matcher::index::IndexBuilder::new(&root).unwrap();
     let mut rng = synth::Rng::new(42);

@@ -31,7 +31,14 @@ fn lookups(c: &mut Criterion) {
         ..LookupOptions::default()
     };
     let mut group = c.benchmark_group(format!("lookup/{n}"));
-    for kind in [Kind::Ipv4, Kind::Ipv6, Kind::Domain, Kind::Url, Kind::Sha256, Kind::Md5] {
+    for kind in [
+        Kind::Ipv4,
+        Kind::Ipv6,
+        Kind::Domain,
+        Kind::Url,
+        Kind::Sha256,
+        Kind::Md5,
+    ] {
         let mine: Vec<_> = keys
             .iter()
             .filter(|k| k.kind == kind && k.method == KeyMethod::Exact)
@@ -51,7 +58,9 @@ fn lookups(c: &mut Criterion) {
     }
     // Misses: fresh random values of each kind.
     let mut rng = synth::Rng::new(7);
-    let v4: Vec<String> = (0..10_000).map(|_| synth::ipv4(&mut rng).to_string()).collect();
+    let v4: Vec<String> = (0..10_000)
+        .map(|_| synth::ipv4(&mut rng).to_string())
+        .collect();
     let doms: Vec<String> = (0..10_000)
         .map(|_| format!("www.{}", synth::domain(&mut rng)))
         .collect();

@@ -53,7 +53,13 @@ pub fn ipv4(rng: &mut Rng) -> std::net::Ipv4Addr {
         let v = rng.next() as u32;
         let a = std::net::Ipv4Addr::from(v);
         let o = a.octets();
-        if o[0] > 10 && o[0] < 224 && o[0] != 127 && !(o[0] == 172 && (16..32).contains(&o[1])) && !(o[0] == 192 && o[1] == 168) && o[0] != 100 {
+        if o[0] > 10
+            && o[0] < 224
+            && o[0] != 127
+            && !(o[0] == 172 && (16..32).contains(&o[1]))
+            && !(o[0] == 192 && o[1] == 168)
+            && o[0] != 100
+        {
             return a;
         }
     }
@@ -79,35 +85,82 @@ pub fn item(rng: &mut Rng, i: u64) -> (Record, Vec<MatchKey>) {
     let roll = rng.below(100);
     let (kind, key, method, pattern) = if roll < 30 {
         let a = ipv4(rng).to_string();
-        (Kind::Ipv4, a.clone(), KeyMethod::Exact, format!("[ipv4-addr:value = '{a}']"))
+        (
+            Kind::Ipv4,
+            a.clone(),
+            KeyMethod::Exact,
+            format!("[ipv4-addr:value = '{a}']"),
+        )
     } else if roll < 35 {
         let len = 16 + rng.below(13) as u8;
         let net = ipnetwork::Ipv4Network::new(ipv4(rng), len).unwrap();
         let key = format!("{}/{len}", net.network());
-        (Kind::Ipv4, key.clone(), KeyMethod::Cidr, format!("[ipv4-addr:value ISSUBSET '{key}']"))
+        (
+            Kind::Ipv4,
+            key.clone(),
+            KeyMethod::Cidr,
+            format!("[ipv4-addr:value ISSUBSET '{key}']"),
+        )
     } else if roll < 40 {
         let a = ipv6(rng).to_string();
-        (Kind::Ipv6, a.clone(), KeyMethod::Exact, format!("[ipv6-addr:value = '{a}']"))
+        (
+            Kind::Ipv6,
+            a.clone(),
+            KeyMethod::Exact,
+            format!("[ipv6-addr:value = '{a}']"),
+        )
     } else if roll < 65 {
         let d = domain(rng);
-        (Kind::Domain, d.clone(), KeyMethod::Exact, format!("[domain-name:value = '{d}']"))
+        (
+            Kind::Domain,
+            d.clone(),
+            KeyMethod::Exact,
+            format!("[domain-name:value = '{d}']"),
+        )
     } else if roll < 80 {
         let u = format!("http://{}/{}/{}.php", domain(rng), label(rng), label(rng));
-        (Kind::Url, u.clone(), KeyMethod::Exact, format!("[url:value = '{u}']"))
+        (
+            Kind::Url,
+            u.clone(),
+            KeyMethod::Exact,
+            format!("[url:value = '{u}']"),
+        )
     } else if roll < 85 {
         let h = hex(rng, 32);
-        (Kind::Md5, h.clone(), KeyMethod::Exact, format!("[file:hashes.MD5 = '{h}']"))
+        (
+            Kind::Md5,
+            h.clone(),
+            KeyMethod::Exact,
+            format!("[file:hashes.MD5 = '{h}']"),
+        )
     } else if roll < 90 {
         let h = hex(rng, 40);
-        (Kind::Sha1, h.clone(), KeyMethod::Exact, format!("[file:hashes.'SHA-1' = '{h}']"))
+        (
+            Kind::Sha1,
+            h.clone(),
+            KeyMethod::Exact,
+            format!("[file:hashes.'SHA-1' = '{h}']"),
+        )
     } else {
         let h = hex(rng, 64);
-        (Kind::Sha256, h.clone(), KeyMethod::Exact, format!("[file:hashes.'SHA-256' = '{h}']"))
+        (
+            Kind::Sha256,
+            h.clone(),
+            KeyMethod::Exact,
+            format!("[file:hashes.'SHA-256' = '{h}']"),
+        )
     };
     let record = Record {
         source: "synthetic".into(),
         source_type: "opencti".into(),
-        id: format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", i as u32, (i >> 32) as u16, i % 4096, rng.below(4096), rng.next() >> 16),
+        id: format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            i as u32,
+            (i >> 32) as u16,
+            i % 4096,
+            rng.below(4096),
+            rng.next() >> 16
+        ),
         name: key.clone(),
         pattern: Some(pattern),
         pattern_type: Some("stix".into()),
@@ -123,7 +176,9 @@ pub fn item(rng: &mut Rng, i: u64) -> (Record, Vec<MatchKey>) {
 
 /// Builds (or reuses) a generation of `n` synthetic items under `target/bench-index-<n>`.
 pub fn index_dir(n: u64) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(format!("bench-index-{n}"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(format!("bench-index-{n}"));
     if matcher::index::Index::open(&root).is_ok_and(|i| i.meta().records == n) {
         return root;
     }

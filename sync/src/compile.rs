@@ -23,7 +23,10 @@ pub struct CompileOptions {
 /// Extra entries compiled into every generation besides the store's rows
 /// (warninglists).
 pub trait ExtraEntries {
-    fn for_each(&self, f: &mut dyn FnMut(&Record, &[MatchKey]) -> Result<(), BuildError>) -> Result<(), BuildError>;
+    fn for_each(
+        &self,
+        f: &mut dyn FnMut(&Record, &[MatchKey]) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,30 +52,31 @@ pub fn compile(
     builder.set_option("include_expired", opts.include_expired.into());
 
     let mut build_error: Option<BuildError> = None;
-    store.for_each_index_entry(&mut |entry| {
-        let r = &entry.record;
-        if r.revoked && !opts.include_revoked {
-            builder.exclude("revoked");
-            return Ok(());
-        }
-        if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
-            builder.exclude("expired");
-            return Ok(());
-        }
-        if r.score.is_some_and(|s| s < opts.min_score) {
-            builder.exclude("below min_score");
-            return Ok(());
-        }
-        if let Err(e) = builder.add(r, &entry.keys) {
-            build_error = Some(e);
-            return Err(StoreError::Consumer("index build failed".into()));
-        }
-        Ok(())
-    })
-    .or_else(|e| match (e, build_error.take()) {
-        (_, Some(b)) => Err(CompileError::Build(b)),
-        (e, None) => Err(CompileError::Store(e)),
-    })?;
+    store
+        .for_each_index_entry(&mut |entry| {
+            let r = &entry.record;
+            if r.revoked && !opts.include_revoked {
+                builder.exclude("revoked");
+                return Ok(());
+            }
+            if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
+                builder.exclude("expired");
+                return Ok(());
+            }
+            if r.score.is_some_and(|s| s < opts.min_score) {
+                builder.exclude("below min_score");
+                return Ok(());
+            }
+            if let Err(e) = builder.add(r, &entry.keys) {
+                build_error = Some(e);
+                return Err(StoreError::Consumer("index build failed".into()));
+            }
+            Ok(())
+        })
+        .or_else(|e| match (e, build_error.take()) {
+            (_, Some(b)) => Err(CompileError::Build(b)),
+            (e, None) => Err(CompileError::Store(e)),
+        })?;
     for source in extra {
         source.for_each(&mut |r, keys| builder.add(r, keys).map(|_| ()))?;
     }
