@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::logging::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "intelmatch",
@@ -37,30 +39,16 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pull every configured source, update the store and publish a new index generation.
     Sync(SyncArgs),
     /// Wazuh integratord entry point (also used when installed as custom-*).
     Integrate(IntegrateArgs),
-    /// Print the hits for an alert file, or for JSON lines on stdin; sends nothing.
-    Match(MatchArgs),
     /// Look values up in the index as the integrator would.
     Lookup(LookupArgs),
-    /// Write Wazuh CDB lists.
-    Export(ExportArgs),
     /// Per source: last sync, result, counts; index generation, age and size; warnings.
     Status(StatusArgs),
-    /// Follow alerts.json (or archives.json), match every event and send hits to Wazuh.
-    Watch(WatchArgs),
-    /// Wazuh manager helpers.
-    Wazuh(WazuhArgs),
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index::domains::DomainHit;
 use crate::index::iptable::IpHit;
-use crate::index::records::{FLAG_REVOKED, FLAG_WARNINGLIST};
+use crate::index::records::{FLAG_RELATED, FLAG_REVOKED, FLAG_WARNINGLIST};
 use crate::index::{parse_ip_key, Index, RecordId};
 use crate::key::HitMethod;
 use crate::kind::Kind;
@@ -314,6 +314,13 @@ impl<'i> Lookup<'i> {
             {
                 continue;
             }
+            // A record that exists to reach an indicator through a
+            // relationship is a `related` hit, whatever key led to it.
+            let method = if h.has(FLAG_RELATED) {
+                HitMethod::Related
+            } else {
+                method
+            };
             out.hits.push(Hit {
                 record: id,
                 method,

@@ -8,18 +8,7 @@ use serde::Serialize;
 use super::table::Table;
 use super::ConfigError;
 
-/// What to do with a value that is on a warninglist (known-benign lists such as
-/// public resolvers or top domains).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WarninglistMode {
-    /// Drop the hit.
-    Suppress,
-    /// Keep the hit and name the warninglist in it.
-    Annotate,
-    /// Do not consult warninglists.
-    Off,
-}
+pub use matcher::lookup::WarninglistMode;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MatchingConfig {
@@ -58,6 +47,28 @@ impl Default for MatchingConfig {
 }
 
 impl MatchingConfig {
+    /// The match-time options the matcher needs, as of `now`.
+    pub fn lookup_options(&self) -> matcher::lookup::LookupOptions {
+        matcher::lookup::LookupOptions {
+            now: chrono::Utc::now().timestamp(),
+            include_expired: self.include_expired,
+            include_revoked: self.include_revoked,
+            min_score: self.min_score,
+            parent_domains: self.parent_domains,
+            url_host: self.url_host,
+            warninglists: self.warninglists,
+        }
+    }
+
+    /// The compile-time filters of the index.
+    pub fn compile_options(&self) -> store::compile::CompileOptions {
+        store::compile::CompileOptions {
+            min_score: self.min_score,
+            include_revoked: self.include_revoked,
+            include_expired: self.include_expired,
+        }
+    }
+
     pub(crate) fn read(mut t: Table<'_>) -> Result<MatchingConfig, ConfigError> {
         let d = MatchingConfig::default();
         let m = MatchingConfig {

@@ -63,6 +63,14 @@ pub fn compile(
                 builder.exclude("expired");
                 return Ok(());
             }
+            // A bare observable is a sighting of a value, not a verdict: it alerts
+            // only through the indicators based on it or related to it.
+            if r.record_kind == matcher::RecordKind::Observable
+                && !r.extra.contains_key("indicators")
+            {
+                builder.exclude("observable without indicator");
+                return Ok(());
+            }
             if r.score.is_some_and(|s| s < opts.min_score) {
                 builder.exclude("below min_score");
                 return Ok(());

@@ -16,6 +16,7 @@
 //! its intel is unknown rather than gone, so the store must not delete what
 //! that file contributed last time. The next good read is a snapshot again.
 
+pub mod file;
 pub mod fingerprint;
 pub mod list;
 pub mod misp_feed;
@@ -28,6 +29,35 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::batch::{Batch, Reject};
+use crate::config::{SourceConfig, SourceSettings};
+use crate::source::{Source, SourceError};
+
+pub use file::{FileKind, FileSource};
+
+/// Builds the source a `[[sources]]` entry describes.
+pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
+    match &cfg.settings {
+        SourceSettings::Stix(c) => Ok(Box::new(FileSource::new(
+            &cfg.name,
+            FileKind::Stix(c.clone()),
+        ))),
+        SourceSettings::MispFeed(c) => Ok(Box::new(FileSource::new(
+            &cfg.name,
+            FileKind::MispFeed(c.clone()),
+        ))),
+        SourceSettings::List(c) => Ok(Box::new(FileSource::new(
+            &cfg.name,
+            FileKind::List(c.clone()),
+        ))),
+        SourceSettings::Opencti(_) | SourceSettings::Misp(_) => Err(SourceError::config(
+            &cfg.name,
+            format!(
+                "source type `{}` is not available in this build",
+                cfg.settings.type_name()
+            ),
+        )),
+    }
+}
 
 /// What a file source read.
 #[derive(Debug, Clone, Default)]

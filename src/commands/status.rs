@@ -1,0 +1,198 @@
+//! `intelmatch status`: per source the last sync, its result and counts; the
+//! index generation, its age and size; and warnings worth acting on.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use store::{RunStatus, SourceStatus, Store, StoreError};
+
+use super::Failure;
+use crate::cli::StatusArgs;
+use crate::config::Config;
+
+/// Intel older than this is called stale.
+const STALE_AFTER_HOURS: i64 = 48;
+
+pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
+    let store = match Store::open_readonly(config.store_path()) {
+        Ok(s) => Some(s),
+        Err(StoreError::Missing { .. }) => None,
+        Err(e) => return Err(Failure::Runtime(e.to_string())),
+    };
+    let store_status = match &store {
+        Some(s) => Some(s.status().map_err(|e| Failure::Runtime(e.to_string()))?),
+        None => None,
+    };
+    let index = matcher::index::Index::open(&config.index_dir());
+    let now = chrono::Utc::now();
+    let mut warnings = Vec::new();
+
+    if store_status.is_none() {
+        warnings.push(format!(
+            "no store at {}: run `intelmatch sync`",
+            config.store_path().display()
+        ));
+    }
+    let sources: &[SourceStatus] = store_status.as_ref().map_or(&[], |s| &s.sources);
+    for cfg in &config.sources {
+        match sources.iter().find(|s| s.name == cfg.name) {
+            None => warnings.push(format!("source {}: never synced", cfg.name)),
+            Some(s) => {
+                if let Some(run) = &s.last_run {
+                    if run.status == RunStatus::Failed {
+                        warnings.push(format!(
+                            "source {}: last sync failed: {}",
+                            s.name,
+                            run.error.as_deref().unwrap_or("unknown error")
+                        ));
+                    }
+                }
+                let age = s
+                    .last_success
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| now.signed_duration_since(t).num_hours());
+                match age {
+                    Some(h) if h > STALE_AFTER_HOURS => warnings.push(format!(
+                        "source {}: intel is stale ({h} h since the last successful sync)",
+                        s.name
+                    )),
+                    None => warnings.push(format!("source {}: no successful sync yet", s.name)),
+                    _ => {}
+                }
+                let broken = s.parse_status.get("invalid").copied().unwrap_or(0)
+                    + s.parse_status.get("unsupported").copied().unwrap_or(0);
+                if broken > 0 {
+                    warnings.push(format!(
+                        "source {}: {broken} indicators have invalid or unsupported patterns",
+                        s.name
+                    ));
+                }
+            }
+        }
+    }
+    let index_json = match &index {
+        Ok(i) => {
+            let m = i.meta();
+            let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
+                .map(|t| now.signed_duration_since(t).num_minutes())
+                .ok();
+            json!({
+                "generation": m.generation,
+                "dir": i.dir(),
+                "created_at": m.created_at,
+                "age_minutes": age,
+                "size_bytes": m.total_size(),
+                "records": m.records,
+                "exact_keys": m.exact_keys,
+                "domain_keys": m.domain_keys,
+                "ip": m.ip,
+                "substrings": m.substrings,
+                "keys_by_kind": m.keys_by_kind,
+                "excluded": m.excluded,
+                "skipped": m.skipped,
+                "options": m.options,
+            })
+        }
+        Err(e) => {
+            warnings.push(e.to_string());
+            serde_json::Value::Null
+        }
+    };
+
+    if args.json {
+        let out = json!({
+            "config": config.origin(),
+            "store": store_status,
+            "index": index_json,
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    println!("config  {}", config.origin().display());
+    if let Some(st) = &store_status {
+        println!(
+            "store   {} (schema {}, {:.1} MiB)",
+            st.path.display(),
+            st.schema_version,
+            st.size_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    for s in sources {
+        let last = s.last_run.as_ref().map_or("never".to_string(), |r| {
+            format!(
+                "{} at {}",
+                r.status.as_str(),
+                r.finished_at.as_deref().unwrap_or(&r.started_at)
+            )
+        });
+        println!("source  {} ({}): last sync {last}", s.name, s.source_type);
+        println!(
+            "        {} indicators, {} observables, {} relationships, {} keys{}",
+            s.indicators,
+            s.observables,
+            s.relationships,
+            s.keys,
+            s.server_version
+                .as_deref()
+                .map(|v| format!(", server {v}"))
+                .unwrap_or_default()
+        );
+        if !s.keys_by_kind.is_empty() {
+            let kinds: Vec<String> = s
+                .keys_by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("        keys by kind: {}", kinds.join(", "));
+        }
+        if !s.parse_status.is_empty() {
+            let p: Vec<String> = s
+                .parse_status
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("        patterns: {}", p.join(", "));
+        }
+        if !s.non_stix_pattern_types.is_empty() {
+            let p: Vec<String> = s
+                .non_stix_pattern_types
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("        kept, not matched (non-STIX): {}", p.join(", "));
+        }
+        if s.recent_rejects > 0 {
+            println!(
+                "        {} rejected items kept for review",
+                s.recent_rejects
+            );
+            if let Some(store) = &store {
+                for r in store.recent_rejects(&s.name, 5).unwrap_or_default() {
+                    println!("          {}: {}", r.item, r.reason);
+                }
+            }
+        }
+    }
+    if let Ok(i) = &index {
+        let m = i.meta();
+        println!(
+            "index   generation {} created {} ({} records, {:.1} MiB) in {}",
+            m.generation,
+            m.created_at,
+            m.records,
+            m.total_size() as f64 / (1024.0 * 1024.0),
+            i.dir().display()
+        );
+        if !m.excluded.is_empty() {
+            let e: Vec<String> = m.excluded.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("        excluded at compile time: {}", e.join(", "));
+        }
+    }
+    for w in &warnings {
+        println!("warning {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
