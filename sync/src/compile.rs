@@ -23,11 +23,11 @@ pub struct CompileOptions {
 /// Extra entries compiled into every generation besides the store's rows
 /// (warninglists).
 pub trait ExtraEntries {
-    fn for_each(
-        &self,
-        f: &mut dyn FnMut(&Record, &[MatchKey]) -> Result<(), BuildError>,
-    ) -> Result<(), BuildError>;
+    fn for_each(&self, f: &mut EntrySink<'_>) -> Result<(), BuildError>;
 }
+
+/// Receives one record and its keys.
+pub type EntrySink<'a> = dyn FnMut(&Record, &[MatchKey]) -> Result<(), BuildError> + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -81,9 +81,9 @@ pub fn compile(
             }
             Ok(())
         })
-        .or_else(|e| match (e, build_error.take()) {
-            (_, Some(b)) => Err(CompileError::Build(b)),
-            (e, None) => Err(CompileError::Store(e)),
+        .map_err(|e| match build_error.take() {
+            Some(b) => CompileError::Build(b),
+            None => CompileError::Store(e),
         })?;
     for source in extra {
         source.for_each(&mut |r, keys| builder.add(r, keys).map(|_| ()))?;
