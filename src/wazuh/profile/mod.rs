@@ -27,6 +27,9 @@ mod misp;
 mod native;
 mod opencti;
 
+#[cfg(test)]
+mod seed_rules;
+
 /// The shape of the events sent to Wazuh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
