@@ -7,3 +7,4 @@ pub mod commands;
 pub mod config;
 pub mod intel;
 pub mod logging;
+pub mod wazuh;
