@@ -18,6 +18,7 @@ pub mod kind;
 pub mod normalize;
 pub mod record;
 pub mod stix;
+pub mod tokenize;
 
 pub use key::{HitMethod, KeyMethod, MatchKey};
 pub use kind::Kind;
