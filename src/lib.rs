@@ -1,3 +1,5 @@
 //! intelmatch: an offline IoC matcher for Wazuh, fed by locally synced OpenCTI,
 //! MISP and file intel. The binary's commands live in [`commands`]; the
 //! matching engine is the `matcher` crate and the sources and store the `store` crate.
+
+pub mod wazuh;

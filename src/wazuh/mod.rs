@@ -1,0 +1,7 @@
+//! The Wazuh-facing primitives of the per-alert path: integratord's argv, where
+//! IoCs sit in alerts and how to extract them, and how replies go back to
+//! analysisd. All synchronous; nothing here touches the network or the store.
+
+
+pub mod catalog;
+pub mod extract;
