@@ -3,5 +3,6 @@
 //! analysisd. All synchronous; nothing here touches the network or the store.
 
 
+pub mod argv;
 pub mod catalog;
 pub mod extract;
