@@ -6,3 +6,4 @@
 pub mod argv;
 pub mod catalog;
 pub mod extract;
+pub mod location;
