@@ -20,6 +20,7 @@ pub mod lookup;
 pub mod normalize;
 pub mod record;
 pub mod stix;
+pub mod tokenize;
 
 pub use key::{HitMethod, KeyMethod, MatchKey};
 pub use kind::Kind;
