@@ -45,10 +45,14 @@ pub enum Command {
     Sync(SyncArgs),
     /// Wazuh integratord entry point (also used when installed as custom-*).
     Integrate(IntegrateArgs),
+    /// Print the hits for an alert file (or JSON lines on stdin); sends nothing.
+    Match(MatchArgs),
     /// Look values up in the index as the integrator would.
     Lookup(LookupArgs),
     /// Per source: last sync, result, counts; index generation, age and size; warnings.
     Status(StatusArgs),
+    /// Set up a Wazuh manager: integration binaries, rule pack, ossec.conf blocks.
+    Wazuh(WazuhArgs),
 }
 
 #[derive(Debug, Args)]
@@ -77,10 +81,11 @@ pub struct IntegrateArgs {
 
 #[derive(Debug, Args)]
 pub struct MatchArgs {
-    /// One native hit object per line.
+    /// One native event (contract §5.1) per hit, one per line.
     #[arg(long)]
     pub json: bool,
-    /// Profile to render events with (prints the events instead of hits).
+    /// Print the events this profile would send (native, opencti, misp), capped
+    /// like integrate, one JSON object per line.
     #[arg(long, value_name = "PROFILE")]
     pub events: Option<String>,
     /// Alert file, or `-` for JSON lines on stdin.

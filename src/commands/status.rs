@@ -11,7 +11,7 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 
 /// Intel older than this is called stale.
-const STALE_AFTER_HOURS: i64 = 48;
+pub const STALE_AFTER_HOURS: i64 = 48;
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
     let store = match Store::open_readonly(config.store_path()) {
