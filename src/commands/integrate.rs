@@ -150,7 +150,10 @@ pub fn run(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
     let index = match Index::open(&config.index_dir()) {
         Ok(i) => i,
         Err(e) => {
-            let msg = format!("intelmatch index unavailable: {e}; run `intelmatch sync`");
+            let mut msg = format!("intelmatch index unavailable: {e}");
+            if !msg.contains("intelmatch sync") {
+                msg.push_str("; run `intelmatch sync`");
+            }
             tracing::error!("{msg}");
             reporter.error(&msg);
             return ExitCode::from(1);
