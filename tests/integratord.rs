@@ -309,7 +309,11 @@ fn locations_are_escaped_for_agents_with_ipv6_and_colons() {
 fn custom_opencti_fires_both_opencti_packs() {
     let w = Wazuh::new();
     let cases = [
-        ("indicator", dns_alert("login-verify-secure.net", ""), 100212),
+        (
+            "indicator",
+            dns_alert("login-verify-secure.net", ""),
+            100212,
+        ),
         ("compound", connection_alert("91.215.85.12"), 100215),
         // A subdomain is reported as a partial match, as misje's script did.
         (
