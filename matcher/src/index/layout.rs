@@ -11,7 +11,8 @@
 //!     substrings.bin         substring and prefix patterns
 //!     postings.bin           shared posting lists
 //!     records.idx            fixed-size record headers
-//!     records.dat            record bodies (JSON)
+//!     records.dat            record bodies (compact binary, see record_codec.rs)
+//!     strings.bin            interned provenance strings the bodies refer to
 //!     .readers               lock file: readers hold a shared lock
 //! ```
 
@@ -24,12 +25,13 @@ pub const SUBSTRINGS: &str = "substrings.bin";
 pub const POSTINGS: &str = "postings.bin";
 pub const RECORDS_IDX: &str = "records.idx";
 pub const RECORDS_DAT: &str = "records.dat";
+pub const STRINGS: &str = "strings.bin";
 pub const READERS_LOCK: &str = ".readers";
 /// Held exclusively while a generation is being numbered and published.
 pub const PUBLISH_LOCK: &str = ".publish.lock";
 
 /// Every data file of a generation, in the order they are written.
-pub const DATA_FILES: [&str; 7] = [
+pub const DATA_FILES: [&str; 8] = [
     EXACT,
     DOMAINS,
     IP,
@@ -37,10 +39,13 @@ pub const DATA_FILES: [&str; 7] = [
     POSTINGS,
     RECORDS_IDX,
     RECORDS_DAT,
+    STRINGS,
 ];
 
 /// The on-disk format version; a reader refuses other versions.
-pub const FORMAT: u32 = 1;
+/// 1: JSON record bodies, one probe per prefix length in `ip.bin`.
+/// 2: binary record bodies with `strings.bin`, interval IP table.
+pub const FORMAT: u32 = 2;
 
 pub fn generation_dir_name(generation: u64) -> String {
     format!("gen-{generation:010}")

@@ -14,7 +14,9 @@ pub mod layout;
 pub mod meta;
 pub mod postings;
 pub mod reader;
+mod record_codec;
 pub mod records;
+pub mod strings;
 pub mod substrings;
 
 pub use builder::{parse_ip_key, BuildError, IndexBuilder};

@@ -17,6 +17,7 @@ use super::layout;
 use super::meta::GenerationMeta;
 use super::postings::{resolve, RecordId};
 use super::records::Records;
+use super::strings::Strings;
 use super::substrings::SubstringSet;
 
 /// Why a generation could not be opened.
@@ -79,6 +80,7 @@ pub struct Index {
     postings: Bytes,
     records_idx: Bytes,
     records_dat: Bytes,
+    strings: Bytes,
     /// Shared lock on `.readers`: cleanup leaves this generation alone while held.
     _readers: File,
 }
@@ -185,6 +187,13 @@ impl Index {
         let postings = map(layout::POSTINGS)?;
         let records_idx = map(layout::RECORDS_IDX)?;
         let records_dat = map(layout::RECORDS_DAT)?;
+        let strings = map(layout::STRINGS)?;
+        if Strings::new(&strings).is_none() {
+            return Err(OpenError::corrupt(
+                &dir.join(layout::STRINGS),
+                "string table shorter than its offsets",
+            ));
+        }
         if records_idx.len() as u64 != meta.records * super::records::HEADER_LEN as u64 {
             return Err(OpenError::corrupt(
                 &dir.join(layout::RECORDS_IDX),
@@ -203,6 +212,7 @@ impl Index {
             postings,
             records_idx,
             records_dat,
+            strings,
             _readers: readers,
         })
     }
@@ -265,7 +275,8 @@ impl Index {
     }
 
     pub fn records(&self) -> Records<'_> {
-        Records::new(&self.records_dat, &self.records_idx)
+        let strings = Strings::new(&self.strings).unwrap_or_default();
+        Records::new(&self.records_dat, &self.records_idx, strings)
     }
 
     /// Every exact key of `kind`, in order (for exports).
