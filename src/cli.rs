@@ -51,6 +51,8 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Per source: last sync, result, counts; index generation, age and size; warnings.
     Status(StatusArgs),
+    /// Resident mode: follow alerts.json, match in process, send hits to Wazuh.
+    Watch(WatchArgs),
     /// Set up a Wazuh manager: integration binaries, rule pack, ossec.conf blocks.
     Wazuh(WazuhArgs),
 }
@@ -153,6 +155,9 @@ pub struct WatchArgs {
     /// File to follow (default: [watch] file, else <wazuh home>/logs/alerts/alerts.json).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Exit once the file is read to its end (backfills, tests, benchmarks).
+    #[arg(long)]
+    pub until_idle: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod match_alert;
 pub mod progress;
 pub mod status;
 pub mod sync;
+pub mod watch;
 pub mod wazuh;
 
 use std::process::ExitCode;
@@ -97,6 +98,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Match(args) => match_alert::run(&config, &args),
         Command::Lookup(args) => lookup::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
+        Command::Watch(args) => watch::run(&config, &args),
         Command::Integrate(_) | Command::Wazuh(_) => unreachable!("handled above"),
     }
 }
