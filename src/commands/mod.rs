@@ -4,6 +4,7 @@ pub mod integrate;
 pub mod lookup;
 pub mod match_alert;
 pub mod progress;
+pub mod schedule;
 pub mod status;
 pub mod sync;
 pub mod watch;
