@@ -65,8 +65,9 @@ pub struct SyncArgs {
     /// Ignore watermarks and reconcile deletions.
     #[arg(long)]
     pub full: bool,
-    /// Stay resident and sync on this schedule (cron syntax; 5-field crontab lines accepted).
-    #[arg(long, value_name = "CRON")]
+    /// Stay resident and sync on this schedule (cron syntax with seconds; 5-field
+    /// crontab lines accepted). Without a value: `[sync] schedule` from the config.
+    #[arg(long, value_name = "CRON", num_args = 0..=1, default_missing_value = "")]
     pub schedule: Option<String>,
     /// Only recompile the index from the store; pull nothing.
     #[arg(long)]

@@ -70,6 +70,15 @@ pub struct SyncOutcome {
 
 pub fn run(config: &Config, args: &SyncArgs) -> Result<ExitCode, Failure> {
     if let Some(expr) = &args.schedule {
+        let expr = match (expr.trim(), &config.sync.schedule) {
+            ("", Some(configured)) => configured.as_str(),
+            ("", None) => {
+                return Err(Failure::Usage(
+                    "--schedule without a value needs `[sync] schedule` in the config".into(),
+                ))
+            }
+            (given, _) => given,
+        };
         return super::schedule::run(config, args, expr);
     }
     let selected = select(config, &args.sources)?;
