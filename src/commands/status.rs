@@ -100,11 +100,16 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
         }
     };
 
+    let scheduler = super::schedule::read_state(config);
+    let watch_file = &config.watch.file;
+    let watch = crate::watch::read_status(config, watch_file);
     if args.json {
         let out = json!({
             "config": config.origin(),
             "store": store_status,
             "index": index_json,
+            "scheduler": scheduler,
+            "watch": watch,
             "warnings": warnings,
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -190,6 +195,35 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             let e: Vec<String> = m.excluded.iter().map(|(k, n)| format!("{k} {n}")).collect();
             println!("        excluded at compile time: {}", e.join(", "));
         }
+    }
+    if let Some(st) = &scheduler {
+        let last = match (&st.last_result, &st.last_finished) {
+            (Some(r), Some(t)) => format!(", last run {r} at {t}"),
+            _ => String::new(),
+        };
+        let next = st
+            .next_run
+            .as_deref()
+            .map(|t| format!(", next run {t}"))
+            .unwrap_or_default();
+        println!(
+            "sched   `{}` {} (pid {}){next}{last}",
+            st.schedule, st.state, st.pid
+        );
+    }
+    if let Some(w) = &watch {
+        println!(
+            "watch   {} at offset {} ({} bytes behind), {} alerts ({:.0}/s), {} with hits, {} events sent, generation {}, updated {}",
+            w.file.display(),
+            w.offset,
+            w.lag_bytes,
+            w.alerts,
+            w.alerts_per_sec,
+            w.alerts_with_hits,
+            w.events_sent,
+            w.generation,
+            w.updated_at
+        );
     }
     for w in &warnings {
         println!("warning {w}");

@@ -45,7 +45,7 @@ pub struct WatchOptions {
 }
 
 /// Counters, also written to the status file every second.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct WatchStats {
     pub file: PathBuf,
     pub generation: u64,
