@@ -89,6 +89,12 @@ pub fn state_paths(config: &Config, file: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// The status a watcher of `file` wrote last, if any.
+pub fn read_status(config: &Config, file: &Path) -> Option<WatchStats> {
+    let (_, status) = state_paths(config, file);
+    serde_json::from_slice(&std::fs::read(status).ok()?).ok()
+}
+
 pub fn run(
     config: &Config,
     opts: &WatchOptions,
