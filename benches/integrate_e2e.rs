@@ -12,14 +12,13 @@
 //! Needs hyperfine (Debian: `apt-get install hyperfine`). Without
 //! `INTELMATCH_BIN` the bench profile's build of the binary is used.
 
+#[path = "support/queue.rs"]
+mod queue;
 #[path = "support/synth.rs"]
 mod synth;
 
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
 use matcher::normalize::{self, AddrClass};
 use matcher::Kind;
@@ -65,24 +64,7 @@ fn main() {
     let alert_file = root.join("custom-intelmatch-1-1.alert");
     std::fs::write(&alert_file, format!("{alert}\n")).unwrap();
 
-    // The stand-in analysisd: count what arrives.
-    let queue = UnixDatagram::bind(home.join("queue/sockets/queue")).unwrap();
-    queue
-        .set_read_timeout(Some(std::time::Duration::from_millis(100)))
-        .unwrap();
-    let received = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let drain = {
-        let (received, stop) = (received.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 70_000];
-            while !stop.load(Ordering::Relaxed) {
-                if queue.recv(&mut buf).is_ok() {
-                    received.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+    let queue = queue::Queue::bind(&home.join("queue/sockets/queue"));
 
     let bin = std::env::var("INTELMATCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_intelmatch").to_string());
@@ -100,8 +82,7 @@ fn main() {
         .status()
         .expect("hyperfine not found: apt-get install hyperfine");
     assert!(status.success());
-    stop.store(true, Ordering::Relaxed);
-    drain.join().unwrap();
+    let received = queue.finish();
 
     let results: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     let median = |i: usize| results["results"][i]["median"].as_f64().unwrap() * 1e6;
@@ -109,6 +90,6 @@ fn main() {
     println!(
         "\nmedian /bin/true {t:.0} µs, intelmatch integrate {m:.0} µs: ratio {:.2} ({} datagrams received)",
         m / t,
-        received.load(Ordering::Relaxed)
+        received
     );
 }
