@@ -446,3 +446,35 @@ fn records_round_trip_through_a_published_generation() {
         assert_eq!(&index.records().get(i as u32).unwrap(), r);
     }
 }
+
+#[test]
+fn hash_keys_are_found_and_listed_whichever_structure_holds_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let entries = vec![
+        (record("md5", 80), vec![MatchKey::exact(Kind::Md5, md5)]),
+        (record("md5-dup", 60), vec![MatchKey::exact(Kind::Md5, md5)]),
+        // Not lowercase hex (a corrupt store row): kept in the FST, still exact.
+        (
+            record("odd", 50),
+            vec![MatchKey::exact(Kind::Md5, "not-a-hash")],
+        ),
+        (
+            record("url", 70),
+            vec![MatchKey::exact(Kind::Url, "http://evil.example/x")],
+        ),
+    ];
+    build(tmp.path(), &entries);
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, opts());
+    let ids: Vec<String> = hits(&mut l, Kind::Md5, md5)
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    assert_eq!(ids, ["md5", "md5-dup"]);
+    assert_eq!(hits(&mut l, Kind::Md5, "not-a-hash").len(), 1);
+    assert!(hits(&mut l, Kind::Sha1, md5).is_empty());
+    let keys: Vec<String> = index.exact_keys(Kind::Md5).map(|k| k.0).collect();
+    assert_eq!(keys, [md5, "not-a-hash"]);
+    assert_eq!(index.meta().exact_keys, 3);
+}

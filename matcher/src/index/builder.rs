@@ -15,6 +15,7 @@ use crate::record::Record;
 use super::domains::reverse_labels;
 use super::fsutil::{create_dir, create_dir_all, create_file};
 use super::generation;
+use super::hashes::{hash_width, HashTableBuilder};
 use super::iptable::IpTableBuilder;
 use super::layout;
 use super::meta::GenerationMeta;
@@ -131,6 +132,7 @@ pub struct IndexBuilder {
     /// `None` only after `finish` took it.
     records: Option<RecordWriter<BufWriter<File>, BufWriter<File>>>,
     exact: KeyArena,
+    hashes: HashTableBuilder,
     domains: KeyArena,
     ip: IpTableBuilder,
     substrings: Vec<(Kind, KeyMethod, String, RecordId)>,
@@ -164,6 +166,7 @@ impl IndexBuilder {
             tmp,
             records: Some(records),
             exact: KeyArena::default(),
+            hashes: HashTableBuilder::default(),
             domains: KeyArena::default(),
             ip: IpTableBuilder::default(),
             substrings: Vec::new(),
@@ -236,9 +239,10 @@ impl IndexBuilder {
                 self.domains.push(&[&rev], id);
                 self.scratch = rev;
             }
-            KeyMethod::Exact => {
-                self.exact.push(&[&[k.kind.tag()], k.key.as_bytes()], id);
-            }
+            KeyMethod::Exact => match hash_width(k.kind, &k.key) {
+                Some(width) => self.hashes.add(k.kind, &k.key, width, id),
+                None => self.exact.push(&[&[k.kind.tag()], k.key.as_bytes()], id),
+            },
         }
     }
 
@@ -291,6 +295,15 @@ impl IndexBuilder {
             .map_err(err(&exact_path, "write"))?;
         finish_file(out, &exact_path)?;
         mark("exact", &mut timings);
+
+        let hashes_path = tmp.join(layout::HASHES);
+        let hashes = std::mem::take(&mut self.hashes);
+        let mut out = create(layout::HASHES)?;
+        let hash_keys = hashes
+            .write(&mut out, &mut |ids| postings.push(ids))
+            .map_err(err(&hashes_path, "write"))?;
+        finish_file(out, &hashes_path)?;
+        mark("hashes", &mut timings);
 
         let domains_path = tmp.join(layout::DOMAINS);
         let domains = std::mem::take(&mut self.domains);
@@ -352,7 +365,7 @@ impl IndexBuilder {
             generation: 0,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             records: record_count,
-            exact_keys,
+            exact_keys: exact_keys + hash_keys,
             domain_keys,
             ip: ip_stats,
             substrings: entries.len() as u64,

@@ -6,6 +6,7 @@
 //!   gen-0000000042/
 //!     meta.json              counts, sizes and build options of this generation
 //!     exact.fst              kind tag + normalised value -> posting ref
+//!     hashes.bin             hex hash keys as sorted binary arrays per kind
 //!     domains.fst            reversed-label domain -> posting ref
 //!     ip.bin                 IPv4/IPv6 prefix table
 //!     substrings.bin         substring and prefix patterns
@@ -19,6 +20,7 @@
 pub const CURRENT: &str = "CURRENT";
 pub const META: &str = "meta.json";
 pub const EXACT: &str = "exact.fst";
+pub const HASHES: &str = "hashes.bin";
 pub const DOMAINS: &str = "domains.fst";
 pub const IP: &str = "ip.bin";
 pub const SUBSTRINGS: &str = "substrings.bin";
@@ -31,8 +33,9 @@ pub const READERS_LOCK: &str = ".readers";
 pub const PUBLISH_LOCK: &str = ".publish.lock";
 
 /// Every data file of a generation, in the order they are written.
-pub const DATA_FILES: [&str; 8] = [
+pub const DATA_FILES: [&str; 9] = [
     EXACT,
+    HASHES,
     DOMAINS,
     IP,
     SUBSTRINGS,
@@ -44,7 +47,7 @@ pub const DATA_FILES: [&str; 8] = [
 
 /// The on-disk format version; a reader refuses other versions.
 /// 1: JSON record bodies, one probe per prefix length in `ip.bin`.
-/// 2: binary record bodies with `strings.bin`, interval IP table.
+/// 2: binary record bodies with `strings.bin`, interval IP table, `hashes.bin`.
 pub const FORMAT: u32 = 2;
 
 pub fn generation_dir_name(generation: u64) -> String {

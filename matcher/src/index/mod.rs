@@ -9,6 +9,7 @@ pub mod builder;
 pub mod domains;
 mod fsutil;
 pub mod generation;
+pub mod hashes;
 pub mod iptable;
 pub mod layout;
 pub mod meta;

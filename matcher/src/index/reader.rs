@@ -12,6 +12,7 @@ use crate::kind::Kind;
 
 use super::domains::{reverse_labels, walk, DomainHit};
 use super::generation::read_current;
+use super::hashes::{hash_width, HashTable};
 use super::iptable::{IpHit, IpTable};
 use super::layout;
 use super::meta::GenerationMeta;
@@ -72,6 +73,8 @@ pub struct Index {
     dir: PathBuf,
     meta: GenerationMeta,
     exact: fst::Map<Bytes>,
+    hash_bytes: Bytes,
+    hashes: HashTable,
     domains: fst::Map<Bytes>,
     ip_bytes: Bytes,
     ip: IpTable,
@@ -179,6 +182,9 @@ impl Index {
         };
 
         let exact = fst_of(layout::EXACT)?;
+        let hash_bytes = map(layout::HASHES)?;
+        let hashes = HashTable::open(&hash_bytes)
+            .map_err(|e| OpenError::corrupt(&dir.join(layout::HASHES), e.to_string()))?;
         let domains = fst_of(layout::DOMAINS)?;
         let ip_bytes = map(layout::IP)?;
         let ip = IpTable::open(&ip_bytes)
@@ -204,6 +210,8 @@ impl Index {
             dir: dir.to_path_buf(),
             meta,
             exact,
+            hash_bytes,
+            hashes,
             domains,
             ip_bytes,
             ip,
@@ -238,10 +246,16 @@ impl Index {
         scratch: &mut Vec<u8>,
         out: &mut Vec<RecordId>,
     ) -> bool {
-        scratch.clear();
-        scratch.push(kind.tag());
-        scratch.extend_from_slice(key.as_bytes());
-        match self.exact.get(&scratch[..]) {
+        let posting = match hash_width(kind, key) {
+            Some(width) => self.hashes.get(&self.hash_bytes, kind, key, width),
+            None => {
+                scratch.clear();
+                scratch.push(kind.tag());
+                scratch.extend_from_slice(key.as_bytes());
+                self.exact.get(&scratch[..])
+            }
+        };
+        match posting {
             Some(posting) => {
                 resolve(&self.postings, posting, out);
                 true
@@ -289,6 +303,8 @@ impl Index {
         while let Some((k, v)) = stream.next() {
             items.push((String::from_utf8_lossy(&k[1..]).into_owned(), v));
         }
+        self.hashes.keys(&self.hash_bytes, kind, &mut items);
+        items.sort_unstable();
         items.into_iter()
     }
 }
