@@ -740,3 +740,32 @@ fn the_token_never_appears_in_logs_errors_or_reports() {
         assert!(!s.contains(TOKEN), "token in {s}");
     }
 }
+
+#[test]
+fn a_query_the_server_refuses_and_an_old_version_are_clear_errors() {
+    // A 5.12.23 server claiming 6.9: the list-shaped query fails its schema
+    // and OpenCTI answers GRAPHQL_VALIDATION_FAILED with HTTP 200.
+    let mut e = env(Play::V5_12_23);
+    e.server.with(|s| {
+        s.claimed_version = Some("6.9.28".into());
+        s.add(ipv4_indicator("i1", "198.51.100.1"));
+    });
+    let err = e.sync(false).unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Server);
+    assert!(err.to_string().contains("indicators page 1: "), "{err}");
+    assert!(
+        err.to_string()
+            .contains("refused the query as invalid for its schema"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("LabelConnection"), "{err}");
+
+    let mut e = env(Play::V6_9);
+    e.server.with(|s| s.claimed_version = Some("5.11.3".into()));
+    let err = e.sync(false).unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Config);
+    assert!(
+        err.to_string().contains("OpenCTI 5.11.3 is not supported"),
+        "{err}"
+    );
+}

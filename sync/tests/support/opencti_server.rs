@@ -146,6 +146,8 @@ impl Collection {
 
 pub struct State {
     pub token: String,
+    /// Claim this version in `about` instead of the played one.
+    pub claimed_version: Option<String>,
     /// `elasticsearch:max_pagination_result`.
     pub max_page: usize,
     /// Served in order, one per request; `None` answers normally.
@@ -351,6 +353,7 @@ impl OpenCti {
         let schema = play.schema();
         let state = Arc::new(Mutex::new(State {
             token: token.to_string(),
+            claimed_version: None,
             max_page: 5000,
             faults: VecDeque::new(),
             log: Vec::new(),
@@ -415,7 +418,13 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
         Ok(doc) => doc,
         Err(e) => {
             state.log.push(logged);
-            let message = e.errors.to_string();
+            // graphql-js style: one short message per diagnostic.
+            let message = e
+                .errors
+                .iter()
+                .map(|d| d.error.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
             return Response::json(
                 200,
                 json!({"errors": [{"message": message,
@@ -458,10 +467,11 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
             vars: &vars,
         };
         let value = match field.name.as_str() {
-            "about" => Ok(exec.project(
-                &json!({"__typename": "AppInfo", "version": play.version()}),
-                &field.selection_set,
-            )),
+            "about" => {
+                let version = state.claimed_version.as_deref().unwrap_or(play.version());
+                let about = json!({"__typename": "AppInfo", "version": version});
+                Ok(exec.project(&about, &field.selection_set))
+            }
             root => exec.connection(state, root, field),
         };
         match value {

@@ -194,9 +194,13 @@ impl OpenCtiSource {
             let page = Page::from_data(data, entity.root_field())
                 .map_err(|e| SourceError::server(&self.name, format!("{what}: {e}")))?;
             if pages == 0 {
-                ctx.progress().set_total(page.global_count);
+                // The bar counts every kind's items: its length grows per kind.
+                ctx.progress()
+                    .set_total(page.global_count.map(|g| report.fetched + g));
             }
             pages += 1;
+            ctx.progress()
+                .message(&format!("{} page {pages}", entity.as_str()));
             let n = page.nodes.len() as u64;
             seen += n;
             let mut batch = Batch {
