@@ -366,13 +366,6 @@ impl Source for OpenCtiSource {
                 .notes
                 .push(format!("OpenCTI {version} ({shape_name})"));
             let last_reconcile = ctx.state(state_keys::LAST_RECONCILE)?;
-            // The first sync mirrors everything: nothing to reconcile yet.
-            let initial = Entity::ALL
-                .iter()
-                .map(|e| ctx.state(&watermark_key(*e)))
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .all(Option::is_none);
             let reconcile = self.reconcile_due(ctx, last_reconcile.as_deref());
             let started = rfc3339(Utc::now());
             let mut first_state =
@@ -393,7 +386,8 @@ impl Source for OpenCtiSource {
                     .notes
                     .push(format!("reconciled ids: {deleted} deleted locally"));
                 end_state.push((state_keys::LAST_RECONCILE.into(), started));
-            } else if initial || last_reconcile.is_none() {
+            } else if last_reconcile.is_none() {
+                // The first sync mirrors everything: reconciliation starts counting now.
                 end_state.push((state_keys::LAST_RECONCILE.into(), started));
             }
             ctx.commit(Batch {
