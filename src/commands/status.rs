@@ -134,6 +134,13 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             )
         });
         println!("source  {} ({}): last sync {last}", s.name, s.source_type);
+        if let Some(run) = s.last_run.as_ref().filter(|r| r.status != RunStatus::Ok) {
+            let success = s.last_success.as_deref().unwrap_or("never");
+            println!("        last success {success}");
+            if let Some(e) = &run.error {
+                println!("        last error {e}");
+            }
+        }
         println!(
             "        {} indicators, {} observables, {} relationships, {} keys{}",
             s.indicators,

@@ -365,6 +365,55 @@ pub fn relationship(node: &Value) -> Result<Decoded<RelationshipRow>, String> {
     }))
 }
 
+/// One page of a connection: its nodes and `pageInfo`.
+pub struct Page {
+    pub nodes: Vec<Value>,
+    pub end_cursor: Option<String>,
+    pub has_next: bool,
+    pub global_count: Option<u64>,
+}
+
+impl Page {
+    /// The connection under `data.<root>`.
+    pub fn from_data(mut data: Value, root: &str) -> Result<Page, String> {
+        let conn = match data.get_mut(root).map(Value::take) {
+            Some(c @ Value::Object(_)) => c,
+            Some(Value::Null) | None => return Err(format!("`{root}` missing from the reply")),
+            Some(_) => return Err(format!("`{root}` is not a connection")),
+        };
+        let info = conn.get("pageInfo");
+        let end_cursor = info
+            .and_then(|i| i.get("endCursor"))
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        let has_next = info
+            .and_then(|i| i.get("hasNextPage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let global_count = info
+            .and_then(|i| i.get("globalCount"))
+            .and_then(Value::as_u64);
+        let nodes = match conn {
+            Value::Object(mut m) => match m.remove("edges") {
+                Some(Value::Array(edges)) => edges
+                    .into_iter()
+                    .filter_map(|mut e| e.get_mut("node").map(Value::take))
+                    .filter(|n| !n.is_null())
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        Ok(Page {
+            nodes,
+            end_cursor,
+            has_next,
+            global_count,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,54 +485,5 @@ mod tests {
         let r = json!({"id": "r", "relationship_type": "related-to", "fromId": "a",
                        "fromType": "Domain-Name", "toId": "b", "toType": "Malware"});
         assert!(matches!(relationship(&r).unwrap(), Decoded::Skipped));
-    }
-}
-
-/// One page of a connection: its nodes and `pageInfo`.
-pub struct Page {
-    pub nodes: Vec<Value>,
-    pub end_cursor: Option<String>,
-    pub has_next: bool,
-    pub global_count: Option<u64>,
-}
-
-impl Page {
-    /// The connection under `data.<root>`.
-    pub fn from_data(mut data: Value, root: &str) -> Result<Page, String> {
-        let conn = match data.get_mut(root).map(Value::take) {
-            Some(c @ Value::Object(_)) => c,
-            Some(Value::Null) | None => return Err(format!("`{root}` missing from the reply")),
-            Some(_) => return Err(format!("`{root}` is not a connection")),
-        };
-        let info = conn.get("pageInfo");
-        let end_cursor = info
-            .and_then(|i| i.get("endCursor"))
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string);
-        let has_next = info
-            .and_then(|i| i.get("hasNextPage"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let global_count = info
-            .and_then(|i| i.get("globalCount"))
-            .and_then(Value::as_u64);
-        let nodes = match conn {
-            Value::Object(mut m) => match m.remove("edges") {
-                Some(Value::Array(edges)) => edges
-                    .into_iter()
-                    .filter_map(|mut e| e.get_mut("node").map(Value::take))
-                    .filter(|n| !n.is_null())
-                    .collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        Ok(Page {
-            nodes,
-            end_cursor,
-            has_next,
-            global_count,
-        })
     }
 }

@@ -194,9 +194,13 @@ impl OpenCtiSource {
             let page = Page::from_data(data, entity.root_field())
                 .map_err(|e| SourceError::server(&self.name, format!("{what}: {e}")))?;
             if pages == 0 {
-                ctx.progress().set_total(page.global_count);
+                // The bar counts every kind's items: its length grows per kind.
+                ctx.progress()
+                    .set_total(page.global_count.map(|g| report.fetched + g));
             }
             pages += 1;
+            ctx.progress()
+                .message(&format!("{} page {pages}", entity.as_str()));
             let n = page.nodes.len() as u64;
             seen += n;
             let mut batch = Batch {
@@ -362,13 +366,6 @@ impl Source for OpenCtiSource {
                 .notes
                 .push(format!("OpenCTI {version} ({shape_name})"));
             let last_reconcile = ctx.state(state_keys::LAST_RECONCILE)?;
-            // The first sync mirrors everything: nothing to reconcile yet.
-            let initial = Entity::ALL
-                .iter()
-                .map(|e| ctx.state(&watermark_key(*e)))
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .all(Option::is_none);
             let reconcile = self.reconcile_due(ctx, last_reconcile.as_deref());
             let started = rfc3339(Utc::now());
             let mut first_state =
@@ -389,7 +386,8 @@ impl Source for OpenCtiSource {
                     .notes
                     .push(format!("reconciled ids: {deleted} deleted locally"));
                 end_state.push((state_keys::LAST_RECONCILE.into(), started));
-            } else if initial || last_reconcile.is_none() {
+            } else if last_reconcile.is_none() {
+                // The first sync mirrors everything: reconciliation starts counting now.
                 end_state.push((state_keys::LAST_RECONCILE.into(), started));
             }
             ctx.commit(Batch {
