@@ -19,6 +19,7 @@
 pub mod file;
 pub mod fingerprint;
 pub mod list;
+pub mod misp;
 pub mod misp_feed;
 pub mod misp_types;
 pub mod stix_bundle;
@@ -49,7 +50,8 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
             &cfg.name,
             FileKind::List(c.clone()),
         ))),
-        SourceSettings::Opencti(_) | SourceSettings::Misp(_) => Err(SourceError::config(
+        SourceSettings::Misp(c) => Ok(Box::new(misp::MispSource::new(&cfg.name, c))),
+        SourceSettings::Opencti(_) => Err(SourceError::config(
             &cfg.name,
             format!(
                 "source type `{}` is not available in this build",
