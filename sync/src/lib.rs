@@ -6,6 +6,7 @@ pub mod config;
 pub mod source;
 pub mod sources;
 pub mod store;
+pub mod warninglists;
 
 pub use batch::{
     Batch, Deletion, IndicatorRow, ObjectType, ObservableRow, Reject, RelationshipRow,

@@ -19,6 +19,7 @@
 pub mod file;
 pub mod fingerprint;
 pub mod list;
+pub mod misp;
 pub mod misp_feed;
 pub mod misp_types;
 pub mod opencti;
@@ -51,13 +52,7 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
             FileKind::List(c.clone()),
         ))),
         SourceSettings::Opencti(c) => Ok(Box::new(opencti::OpenCtiSource::new(&cfg.name, c)?)),
-        SourceSettings::Misp(_) => Err(SourceError::config(
-            &cfg.name,
-            format!(
-                "source type `{}` is not available in this build",
-                cfg.settings.type_name()
-            ),
-        )),
+        SourceSettings::Misp(c) => Ok(Box::new(misp::MispSource::new(&cfg.name, c))),
     }
 }
 
