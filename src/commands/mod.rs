@@ -1,5 +1,6 @@
 //! The commands of the `intelmatch` binary, one module each (contract §2).
 
+pub mod export;
 pub mod integrate;
 pub mod lookup;
 pub mod progress;
@@ -89,6 +90,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Sync(args) => sync::run(&config, &args),
         Command::Lookup(args) => lookup::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
+        Command::Export(args) => export::run(&config, &args),
         Command::Integrate(_) => unreachable!("handled before logging is set up"),
     }
 }
