@@ -51,6 +51,8 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Per source: last sync, result, counts; index generation, age and size; warnings.
     Status(StatusArgs),
+    /// Write the intel in formats other tools read (Wazuh CDB lists).
+    Export(ExportArgs),
     /// Resident mode: follow alerts.json, match in process, send hits to Wazuh.
     Watch(WatchArgs),
     /// Set up a Wazuh manager: integration binaries, rule pack, ossec.conf blocks.
@@ -125,12 +127,14 @@ pub struct CdbArgs {
     /// Output directory (e.g. /var/ossec/etc/lists/intelmatch).
     #[arg(long, value_name = "DIR", required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
-    /// File names and formats: intelmatch's own, or Wazuh's built-in malicious-ioc lists.
-    #[arg(long, value_enum, default_value_t = CdbLayout::Intelmatch)]
+    /// File names and formats: intelmatch's own lists, or those of Wazuh's built-in
+    /// malicious-ioc lists (so that the stock rules 99901-99920 use them).
+    #[arg(long, value_enum, default_value_t = CdbLayout::Default)]
     pub layout: CdbLayout,
-    /// Most /8../24 prefixes one network may expand to.
-    #[arg(long, default_value_t = 65_536)]
-    pub max_expansion: usize,
+    /// Most keys one network may expand to (octet prefixes, or addresses in the
+    /// malicious-ioc layout); larger networks are reported, not exported.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub max_expansion: u64,
     /// Print the <ruleset><list> declarations and example rules, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -141,7 +145,10 @@ pub struct CdbArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CdbLayout {
-    Intelmatch,
+    /// intelmatch-ip, intelmatch-domain, ... with provenance values.
+    #[value(alias = "intelmatch")]
+    Default,
+    /// malicious-ip, malicious-domains, malware-hashes.
     MaliciousIoc,
 }
 

@@ -1,5 +1,6 @@
 //! The commands of the `intelmatch` binary, one module each (contract §2).
 
+pub mod export;
 pub mod integrate;
 pub mod lookup;
 pub mod match_alert;
@@ -99,6 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Match(args) => match_alert::run(&config, &args),
         Command::Lookup(args) => lookup::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
+        Command::Export(args) => export::run(&config, &args),
         Command::Watch(args) => watch::run(&config, &args),
         Command::Integrate(_) | Command::Wazuh(_) => unreachable!("handled above"),
     }
