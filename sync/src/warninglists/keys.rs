@@ -26,11 +26,7 @@ use crate::sources::misp_types::{self, MispType, Part};
 pub fn kinds(list: &Warninglist) -> Vec<Kind> {
     let mut out = Vec::new();
     let mut push = |p: Option<Part>| match p {
-        Some(Part::Kind(k)) => {
-            if !out.contains(&k) {
-                out.push(k)
-            }
-        }
+        Some(Part::Kind(k)) if !out.contains(&k) => out.push(k),
         Some(Part::Ip) => {
             for k in [Kind::Ipv4, Kind::Ipv6] {
                 if !out.contains(&k) {
@@ -38,7 +34,7 @@ pub fn kinds(list: &Warninglist) -> Vec<Kind> {
                 }
             }
         }
-        None => {}
+        _ => {}
     };
     for t in &list.matching_attributes {
         match misp_types::lookup(t) {
