@@ -3,7 +3,7 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use intelmatch::wazuh::argv::IntegrateArgs;
 use intelmatch::wazuh::extract::parse_alert;
@@ -402,11 +402,9 @@ fn refused_and_missing_sockets_are_clear_errors() {
 
     // A socket file nobody listens on any more: analysisd stopped.
     drop(bound_queue(home.path()));
-    let start = Instant::now();
     let refused = QueueSender::new(&path)
         .send("intelmatch", &event)
         .unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(
         refused.to_string(),
         format!(
@@ -422,7 +420,6 @@ fn a_full_queue_times_out_instead_of_hanging() {
     let _rx = bound_queue(home.path()); // never read
     let tx = QueueSender::for_home(home.path()).with_timeout(Duration::from_millis(50));
     let event = json!({"integration": "intelmatch", "pad": "x".repeat(60_000)});
-    let start = Instant::now();
     let mut result = Ok(0);
     for _ in 0..100_000 {
         result = tx.send("intelmatch", &event);
@@ -433,7 +430,6 @@ fn a_full_queue_times_out_instead_of_hanging() {
     let err = result.unwrap_err();
     assert!(matches!(err, QueueError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("timed out"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(30));
 }
 
 #[test]
