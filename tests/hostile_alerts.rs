@@ -1,8 +1,6 @@
 //! Alerts are attacker-influenced: whatever sits at a catalog path, extraction must
 //! not panic, must stay bounded and must never emit a broken value.
 
-use std::time::{Duration, Instant};
-
 use intelmatch::wazuh::catalog::{Cond, FieldRule, CATALOG};
 use intelmatch::wazuh::extract::{
     extract, parse_alert, AlertError, ExtractOptions, Extraction, DEFAULT_MAX_CANDIDATES,
