@@ -104,7 +104,8 @@ fn main() {
     let server = OpenCti::start(Play::V6_9, TOKEN);
     let t = Instant::now();
     server.with(|s| {
-        s.tick_ms = 1;
+        // A store built over weeks: one change a second (the overlap re-reads 300).
+        s.tick_ms = 1000;
         for i in 0..n {
             s.add_compact_indicator(&format!("ind-{i:08}"), &pattern(i));
         }

@@ -358,6 +358,55 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    fn token() -> SecretValue {
+        crate::Secret::literal("t0k3n").resolve().unwrap()
+    }
+
+    #[test]
+    fn bad_urls_and_ca_files_are_named() {
+        let http = HttpConfig::default();
+        let err = Client::new("cti", "ftp://cti.example", token(), &http)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("url `ftp://cti.example`: the scheme"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut http = HttpConfig {
+            ca_file: Some(dir.path().join("missing.pem")),
+            ..HttpConfig::default()
+        };
+        let err = Client::new("cti", "https://cti.example", token(), &http)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("missing.pem: cannot read"),
+            "{err}"
+        );
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        http.ca_file = Some(empty);
+        let err = Client::new("cti", "https://cti.example", token(), &http)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("empty.pem: no certificate in it"),
+            "{err}"
+        );
+
+        let ok = Client::new(
+            "cti",
+            "https://cti.example/",
+            token(),
+            &HttpConfig::default(),
+        );
+        assert_eq!(ok.unwrap().endpoint, "https://cti.example/graphql");
+    }
+
     #[test]
     fn retry_after_takes_seconds() {
         let v = HeaderValue::from_static("3");
