@@ -39,7 +39,10 @@ async fn full_sync_of_a_million_attributes() {
             for i in 0..per_event {
                 let n = e * per_event + i;
                 let (kind, value) = match n % 4 {
-                    0 => ("ip-dst", format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255)),
+                    0 => (
+                        "ip-dst",
+                        format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255),
+                    ),
                     1 => ("domain", format!("host{n}.bench.example")),
                     2 => ("sha256", format!("{n:064x}")),
                     _ => ("url", format!("http://bench.example/p/{n}")),
