@@ -217,6 +217,33 @@ async fn mirrors_exactly_after_edits_flips_and_deletes() {
 }
 
 #[tokio::test]
+async fn type_category_and_tag_filters_and_decay_are_applied() {
+    let mut s = setup();
+    s.cfg.types = vec!["domain".into(), "hostname".into(), "ip-dst".into()];
+    s.cfg.categories = vec!["Network activity".into()];
+    s.cfg.tags_exclude = vec!["kill-chain:noise".into()];
+    s.cfg.min_decay_score = Some(10.0);
+    let ids = populate(&mut s.server.world());
+    s.server
+        .world()
+        .edit(&ids[0], |a| a.tags.push("kill-chain:noise".into()));
+    s.server.world().publish_all();
+    s.sync().await;
+    // domain evil.example, hostname c2.example, draft.example; ip-dst 198.51.100.1 is tagged out.
+    assert_eq!(s.live(), [ids[1].clone(), ids[7].clone(), ids[10].clone()]);
+    let body = &s.server.world().searches_sent()[0];
+    assert_eq!(
+        body["type"],
+        json!({"OR": ["domain", "hostname", "ip-dst"]})
+    );
+    assert_eq!(body["includeDecayScore"], json!(true));
+    // The tag goes: the attribute comes back.
+    s.server.world().edit(&ids[0], |a| a.tags.clear());
+    s.sync().await;
+    assert!(s.live().contains(&ids[0]));
+}
+
+#[tokio::test]
 async fn an_unpublished_event_is_purged_while_published_only() {
     let mut s = setup();
     s.cfg.published_only = true;

@@ -25,16 +25,17 @@ use crate::sources::misp_types::{self, MispType, Part};
 /// The value kinds a list applies to; empty = decide per entry.
 pub fn kinds(list: &Warninglist) -> Vec<Kind> {
     let mut out = Vec::new();
-    let mut push = |p: Option<Part>| match p {
-        Some(Part::Kind(k)) if !out.contains(&k) => out.push(k),
-        Some(Part::Ip) => {
-            for k in [Kind::Ipv4, Kind::Ipv6] {
-                if !out.contains(&k) {
-                    out.push(k)
-                }
+    let mut push = |p: Option<Part>| {
+        let kinds: &[Kind] = match &p {
+            Some(Part::Kind(k)) => std::slice::from_ref(k),
+            Some(Part::Ip) => &[Kind::Ipv4, Kind::Ipv6],
+            None => &[],
+        };
+        for k in kinds {
+            if !out.contains(k) {
+                out.push(*k);
             }
         }
-        _ => {}
     };
     for t in &list.matching_attributes {
         match misp_types::lookup(t) {
@@ -46,7 +47,6 @@ pub fn kinds(list: &Warninglist) -> Vec<Kind> {
             _ => {}
         }
     }
-    // A URL list is matched on the value's host by hostname lists.
     out
 }
 

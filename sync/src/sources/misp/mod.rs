@@ -400,6 +400,7 @@ impl Run<'_> {
             None => None,
         };
         let mut query = paging::base_query(self.cfg.page_size);
+        self.decay_flag(&mut query);
         if let (Some(w), false) = (watermark, ctx.full) {
             let from = w.saturating_sub(self.cfg.overlap_secs as i64).max(0);
             query.insert("timestamp".into(), json!(from.to_string()));
@@ -443,7 +444,18 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Decay scores are requested only when filtered on (they force event
+    /// tags and cost the instance time).
+    fn decay_flag(&self, query: &mut Map<String, Value>) {
+        if self.cfg.min_decay_score.is_some() {
+            query.insert("includeDecayScore".into(), json!(true));
+        }
+    }
+
+    /// Narrowing sent to the server in event mode only: there an attribute
+    /// that stops matching is simply missing from its event's re-fetch.
     fn server_filters(&self, query: &mut Map<String, Value>) {
+        self.decay_flag(query);
         if !self.cfg.types.is_empty() {
             query.insert("type".into(), json!({"OR": self.cfg.types}));
         }
