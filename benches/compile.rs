@@ -44,5 +44,14 @@ fn main() {
         meta.ip.v4_entries,
         meta.ip.v6_entries
     );
+    println!("phases (ms): {:?}", meta.build_ms);
+    let mut files: Vec<_> = meta.files.iter().collect();
+    files.sort_by_key(|f| std::cmp::Reverse(*f.1));
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let files: Vec<String> = files
+        .iter()
+        .map(|(n, b)| format!("{n} {:.0} MiB", mib(**b)))
+        .collect();
+    println!("files: {}", files.join(", "));
     let _ = std::fs::remove_dir_all(&root);
 }

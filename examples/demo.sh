@@ -14,11 +14,12 @@ echo
 echo "== look a few values up"
 "$bin" --config "$cfg" -q lookup 185.220.101.47 portal.login-verify-secure.net \
     'HTTP://FILES.DROPZONE-MIRROR.COM:80/dl/invoice-2024-05.exe' evil-c2.duckdns.org 8.8.8.8 || true
-if "$bin" --help | grep -q '^  match'; then
-    echo
-    echo "== match the demo alerts"
-    for alert in "$here"/alerts/*.json; do
-        echo "-- $(basename "$alert")"
-        "$bin" --config "$cfg" -q match "$alert"
-    done
-fi
+echo
+echo "== match the demo alerts as integrate would (nothing is sent)"
+for alert in "$here"/alerts/*.json; do
+    echo "-- $(basename "$alert")"
+    "$bin" --config "$cfg" -q match "$alert"
+done
+echo
+echo "== the native event integrate would send for the C2 connection"
+"$bin" --config "$cfg" -q match --json "$here/alerts/sysmon-network-c2.json"

@@ -45,12 +45,18 @@ pub enum Command {
     Sync(SyncArgs),
     /// Wazuh integratord entry point (also used when installed as custom-*).
     Integrate(IntegrateArgs),
+    /// Print the hits for an alert file (or JSON lines on stdin); sends nothing.
+    Match(MatchArgs),
     /// Look values up in the index as the integrator would.
     Lookup(LookupArgs),
     /// Per source: last sync, result, counts; index generation, age and size; warnings.
     Status(StatusArgs),
     /// Write the intel in formats other tools read (Wazuh CDB lists).
     Export(ExportArgs),
+    /// Resident mode: follow alerts.json, match in process, send hits to Wazuh.
+    Watch(WatchArgs),
+    /// Set up a Wazuh manager: integration binaries, rule pack, ossec.conf blocks.
+    Wazuh(WazuhArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,8 +67,9 @@ pub struct SyncArgs {
     /// Ignore watermarks and reconcile deletions.
     #[arg(long)]
     pub full: bool,
-    /// Stay resident and sync on this schedule (cron syntax; 5-field crontab lines accepted).
-    #[arg(long, value_name = "CRON")]
+    /// Stay resident and sync on this schedule (cron syntax with seconds; 5-field
+    /// crontab lines accepted). Without a value: `[sync] schedule` from the config.
+    #[arg(long, value_name = "CRON", num_args = 0..=1, default_missing_value = "")]
     pub schedule: Option<String>,
     /// Only recompile the index from the store; pull nothing.
     #[arg(long)]
@@ -79,10 +86,11 @@ pub struct IntegrateArgs {
 
 #[derive(Debug, Args)]
 pub struct MatchArgs {
-    /// One native hit object per line.
+    /// One native event (contract §5.1) per hit, one per line.
     #[arg(long)]
     pub json: bool,
-    /// Profile to render events with (prints the events instead of hits).
+    /// Print the events this profile would send (native, opencti, misp), capped
+    /// like integrate, one JSON object per line.
     #[arg(long, value_name = "PROFILE")]
     pub events: Option<String>,
     /// Alert file, or `-` for JSON lines on stdin.
@@ -155,6 +163,9 @@ pub struct WatchArgs {
     /// File to follow (default: [watch] file, else <wazuh home>/logs/alerts/alerts.json).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Exit once the file is read to its end (backfills, tests, benchmarks).
+    #[arg(long)]
+    pub until_idle: bool,
 }
 
 #[derive(Debug, Args)]

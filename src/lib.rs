@@ -7,4 +7,5 @@ pub mod commands;
 pub mod config;
 pub mod intel;
 pub mod logging;
+pub mod watch;
 pub mod wazuh;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index::domains::DomainHit;
 use crate::index::iptable::IpHit;
-use crate::index::records::{FLAG_RELATED, FLAG_REVOKED, FLAG_WARNINGLIST};
+use crate::index::records::{FLAG_PARTIAL, FLAG_RELATED, FLAG_REVOKED, FLAG_WARNINGLIST};
 use crate::index::{parse_ip_key, Index, RecordId};
 use crate::key::HitMethod;
 use crate::kind::Kind;
@@ -303,6 +303,11 @@ impl<'i> Lookup<'i> {
                 continue;
             };
             if h.has(FLAG_WARNINGLIST) {
+                // A `partial` warninglist record names exact values only (a
+                // MISP `string` list): not their subdomains or URLs on them.
+                if h.has(FLAG_PARTIAL) && method != HitMethod::Exact {
+                    continue;
+                }
                 if self.opts.warninglists != WarninglistMode::Off {
                     out.warninglists.push(id);
                 }

@@ -387,3 +387,94 @@ fn generation_files_are_not_world_readable() {
         assert_eq!(m, 0o640);
     }
 }
+
+#[test]
+fn a_generation_of_another_format_is_refused_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = build(tmp.path(), &sample());
+    let meta_path = tmp
+        .path()
+        .join(matcher::index::layout::generation_dir_name(g))
+        .join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    assert_eq!(meta["format"], matcher::index::layout::FORMAT);
+    // Format 1 held JSON record bodies: this binary must not try to read them.
+    meta["format"] = 1.into();
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let e = Index::open(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("meta.json") && e.contains("format 1") && e.contains("intelmatch sync"),
+        "{e}"
+    );
+}
+
+#[test]
+fn records_round_trip_through_a_published_generation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut extra = serde_json::Map::new();
+    extra.insert("event_id".into(), 42.into());
+    let full = Record {
+        source: "opencti".into(),
+        source_type: "opencti".into(),
+        id: "indicator--6f1e3c8a-2b4d-4e6f-8a0b-1c2d3e4f5a6b".into(),
+        name: "198.51.100.23".into(),
+        pattern: Some("[ipv4-addr:value = '198.51.100.23']".into()),
+        pattern_type: Some("stix".into()),
+        score: Some(80),
+        confidence: Some(90),
+        labels: vec!["c2".into(), "botnet".into()],
+        markings: vec!["TLP:AMBER".into()],
+        valid_from: Some("2024-01-02T03:04:05.678Z".into()),
+        valid_until: Some("2099-01-01T00:00:00Z".into()),
+        detection: Some(true),
+        created_by: Some("ACME CERT".into()),
+        link: Some("https://opencti.example/dashboard/observations/indicators/6f1e3c8a-2b4d-4e6f-8a0b-1c2d3e4f5a6b".into()),
+        updated_at: Some("2024-01-02T03:04:05+01:00".into()),
+        extra,
+        ..Record::default()
+    };
+    let mut entries = vec![(
+        full.clone(),
+        vec![MatchKey::exact(Kind::Ipv4, "198.51.100.23")],
+    )];
+    entries.extend(sample());
+    build(tmp.path(), &entries);
+    let index = Index::open(tmp.path()).unwrap();
+    assert_eq!(index.records().get(0).unwrap(), full);
+    for (i, (r, _)) in entries.iter().enumerate() {
+        assert_eq!(&index.records().get(i as u32).unwrap(), r);
+    }
+}
+
+#[test]
+fn hash_keys_are_found_and_listed_whichever_structure_holds_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let entries = vec![
+        (record("md5", 80), vec![MatchKey::exact(Kind::Md5, md5)]),
+        (record("md5-dup", 60), vec![MatchKey::exact(Kind::Md5, md5)]),
+        // Not lowercase hex (a corrupt store row): kept in the FST, still exact.
+        (
+            record("odd", 50),
+            vec![MatchKey::exact(Kind::Md5, "not-a-hash")],
+        ),
+        (
+            record("url", 70),
+            vec![MatchKey::exact(Kind::Url, "http://evil.example/x")],
+        ),
+    ];
+    build(tmp.path(), &entries);
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, opts());
+    let ids: Vec<String> = hits(&mut l, Kind::Md5, md5)
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    assert_eq!(ids, ["md5", "md5-dup"]);
+    assert_eq!(hits(&mut l, Kind::Md5, "not-a-hash").len(), 1);
+    assert!(hits(&mut l, Kind::Sha1, md5).is_empty());
+    let keys: Vec<String> = index.exact_keys(Kind::Md5).map(|k| k.0).collect();
+    assert_eq!(keys, [md5, "not-a-hash"]);
+    assert_eq!(index.meta().exact_keys, 3);
+}

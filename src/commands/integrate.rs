@@ -1,27 +1,366 @@
 //! `intelmatch integrate` / `custom-*`: the integratord entry point (contract §4).
+//!
+//! One alert per process: read the options, the config and the alert, map the
+//! current index generation, match, send one datagram per event, exit. No
+//! network, no SQLite, no index building.
+//!
+//! Exit status (integratord logs every non-zero one as an ERROR in ossec.log):
+//! - 0: done, including "nothing to extract", "no hit", our own event, and
+//!   analysisd being down (said in the log);
+//! - 1: the alert could not be read (missing, empty, not JSON, truncated, too
+//!   large or too deep), or the index is missing or unreadable (also sent as the
+//!   profile's error event, at most once a minute);
+//! - 2: the configuration is invalid or no alert file was given.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
+use matcher::index::Index;
+use serde_json::Value;
+
+use crate::config::{Config, Profile, WazuhConfig};
+use crate::logging;
+use crate::wazuh::argv::{read_options_file, IntegrateArgs, ParsedOptions};
+use crate::wazuh::enrich::Enricher;
+use crate::wazuh::extract::{is_own_event, parse_alert, MAX_ALERT_BYTES};
+use crate::wazuh::location::reply_location;
+use crate::wazuh::profile::{self, AlertContext, ProfileOptions};
+use crate::wazuh::sender::{QueueError, QueueSender};
+use crate::wazuh::throttle::ErrorThrottle;
+
+/// The integration tags whose events we may receive back.
+pub const OWN_TAGS: [&str; 3] = ["intelmatch", "opencti", "misp"];
+
+/// A generation older than this is reported as stale (the sync publishes one on
+/// every successful run).
+pub const STALE_AFTER_HOURS: i64 = super::status::STALE_AFTER_HOURS;
+
 /// True when the executable's file name (not argv[0]) starts with `custom-`.
 pub fn invoked_as_integration() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().starts_with("custom-"))
-        })
-        .unwrap_or(false)
+    exe_name().is_some_and(|n| n.starts_with("custom-"))
+}
+
+fn exe_name() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.file_name()?.to_string_lossy().into_owned())
 }
 
 /// Entry when installed as `custom-*`: every argument is integratord's.
 pub fn main_from_integratord() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     run(None, &args)
 }
 
-/// Runs one integration call; never fails loudly (integratord only logs it).
-pub fn run(_config: Option<&Path>, _args: &[String]) -> ExitCode {
-    eprintln!("intelmatch: integrate is not available in this build yet");
-    ExitCode::from(1)
+/// The profile named by the executable: `custom-opencti` → opencti, ...
+fn profile_from_exe(name: Option<&str>) -> Option<Profile> {
+    match name? {
+        "custom-opencti" => Some(Profile::Opencti),
+        "custom-misp" => Some(Profile::Misp),
+        _ => None,
+    }
+}
+
+/// Profile order (contract §4): options → config → executable name → native.
+fn choose_profile(
+    options: &ParsedOptions,
+    config: Option<&Config>,
+    exe: Option<&str>,
+) -> (Profile, Option<String>) {
+    let mut warning = None;
+    if let Some(name) = &options.options.profile {
+        match name.parse::<Profile>() {
+            Ok(p) => return (p, None),
+            Err(e) => warning = Some(format!("options: {e}; ignoring it")),
+        }
+    }
+    let p = config
+        .and_then(|c| c.wazuh.profile)
+        .or_else(|| profile_from_exe(exe))
+        .unwrap_or(Profile::Native);
+    (p, warning)
+}
+
+/// Runs one integration call. `global_config` is `--config` when run as
+/// `intelmatch --config X integrate ...`. A panic (a bug) is logged as one
+/// line in the integrations log and exits 1; nothing half-built is sent.
+pub fn run(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!("internal error{place}: {what} (please report it)");
+    }));
+    std::panic::catch_unwind(|| run_inner(global_config, raw_args)).unwrap_or(ExitCode::from(1))
+}
+
+fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
+    let args = IntegrateArgs::parse(raw_args);
+    let options = args
+        .options_file
+        .as_deref()
+        .map(read_options_file)
+        .unwrap_or_default();
+    let debug = options.options.debug.unwrap_or(args.debug);
+    let explicit = options.options.config.as_deref().or(global_config);
+    let loaded = Config::discover(explicit);
+    // Without a config the default home still tells where to log and report.
+    let wazuh = match &loaded {
+        Ok((_, c)) => c.wazuh.clone(),
+        Err(_) => WazuhConfig::default(),
+    };
+    logging::init_integrate(&wazuh.log_file, debug);
+    tracing::debug!("integrate: {args:?}");
+    for w in &options.warnings {
+        tracing::warn!("{w}");
+    }
+    let exe = exe_name();
+    let (profile, warning) = choose_profile(
+        &options,
+        loaded.as_ref().ok().map(|(_, c)| c),
+        exe.as_deref(),
+    );
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    let reporter = Reporter::new(&wazuh, profile);
+
+    let config = match loaded {
+        Ok((_, config)) => config,
+        Err(e) => {
+            tracing::error!("{e}");
+            reporter.error(&format!("intelmatch configuration error: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    for w in config.warnings() {
+        tracing::warn!("{}: {w}", config.origin().display());
+    }
+    let Some(alert_path) = args.alert_file.as_deref() else {
+        tracing::error!(
+            "no alert file given (integratord passes it as the first argument; \
+             by hand: intelmatch integrate ALERT_FILE)"
+        );
+        return ExitCode::from(2);
+    };
+    let alert = match read_alert(alert_path) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    if is_own_event(&alert, &OWN_TAGS) {
+        tracing::debug!("alert {}: one of our own events; skipped", alert_id(&alert));
+        return ExitCode::SUCCESS;
+    }
+
+    let index = match Index::open(&config.index_dir()) {
+        Ok(i) => i,
+        Err(e) => {
+            let mut msg = format!("intelmatch index unavailable: {e}");
+            if !msg.contains("intelmatch sync") {
+                msg.push_str("; run `intelmatch sync`");
+            }
+            tracing::error!("{msg}");
+            reporter.error(&msg);
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(hours) = stale_hours(&index) {
+        let msg = format!(
+            "intelmatch index generation {} is {hours} h old: intel is stale, check `intelmatch status`",
+            index.generation()
+        );
+        tracing::warn!("{msg}");
+        reporter.error(&msg);
+    }
+
+    let mut enricher = Enricher::new(
+        &index,
+        config.matching.lookup_options(),
+        config.extract.options(&config.matching),
+    );
+    let enriched = enricher.alert(&alert);
+    if enriched.unreadable > 0 {
+        let msg = format!(
+            "intelmatch index generation {}: {} hit records unreadable (damaged generation); run `intelmatch sync`",
+            index.generation(),
+            enriched.unreadable
+        );
+        tracing::error!("{msg}");
+        reporter.error(&msg);
+    }
+    let hook_url = args
+        .hook_url
+        .as_deref()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .or(config.wazuh.hook_url.as_deref());
+    let ctx = AlertContext {
+        alert: &alert,
+        hook_url,
+        misp_integration_key: config.wazuh.misp_integration_key,
+    };
+    let hits = enriched.hits.len();
+    let events = profile::events(
+        profile,
+        &ctx,
+        enriched.hits,
+        &ProfileOptions {
+            max_events: config.matching.max_events_per_alert,
+            include_revoked: config.matching.include_revoked,
+            min_score: config.matching.min_score,
+            ..ProfileOptions::default()
+        },
+    );
+    tracing::debug!(
+        "alert {}: {} candidates, {hits} hits, {} suppressed by warninglists, {} events",
+        alert_id(&alert),
+        enriched.extraction.candidates.len(),
+        enriched.suppressed,
+        events.len()
+    );
+    if events.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let location = reply_location(&alert, profile.tag());
+    let sender = QueueSender::new(&wazuh.queue_socket);
+    for event in &events {
+        match sender.send(&location, event) {
+            Ok(bytes) => tracing::debug!("sent {bytes} bytes to {}", sender.path().display()),
+            Err(e @ (QueueError::NotAnObject | QueueError::TooLarge)) => {
+                tracing::error!("alert {}: event not sent: {e}", alert_id(&alert));
+            }
+            Err(e) => {
+                // analysisd down, full or forbidden: later events would fail alike.
+                tracing::error!(
+                    "alert {}: {e}; {} events not delivered",
+                    alert_id(&alert),
+                    events.len()
+                );
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads and parses the alert file integratord wrote, bounded in size.
+fn read_alert(path: &Path) -> Result<Value, String> {
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("alert file {shown}: not found"),
+        _ => format!("alert file {shown}: {e}"),
+    })?;
+    let mut bytes = Vec::new();
+    // One byte over the cap is enough to know it is too large.
+    file.take(MAX_ALERT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("alert file {shown}: {e}"))?;
+    let too_large = bytes.len() > MAX_ALERT_BYTES;
+    parse_alert(&bytes).map_err(|e| {
+        if too_large {
+            format!("alert file {shown}: larger than the {MAX_ALERT_BYTES} bytes accepted; skipped")
+        } else {
+            format!("alert file {shown}: {e}")
+        }
+    })
+}
+
+/// `id` and rule of an alert, for log lines.
+fn alert_id(alert: &Value) -> String {
+    let id = alert.get("id").and_then(Value::as_str).unwrap_or("?");
+    let rule = alert
+        .pointer("/rule/id")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    format!("{id} (rule {rule})")
+}
+
+fn stale_hours(index: &Index) -> Option<i64> {
+    let created = chrono::DateTime::parse_from_rfc3339(&index.meta().created_at).ok()?;
+    let hours = chrono::Utc::now()
+        .signed_duration_since(created)
+        .num_hours();
+    (hours > STALE_AFTER_HOURS).then_some(hours)
+}
+
+/// Sends the profile's error events, throttled.
+struct Reporter {
+    profile: Profile,
+    sender: QueueSender,
+    throttle: ErrorThrottle,
+}
+
+impl Reporter {
+    fn new(wazuh: &WazuhConfig, profile: Profile) -> Reporter {
+        Reporter {
+            profile,
+            sender: QueueSender::new(&wazuh.queue_socket),
+            throttle: ErrorThrottle::for_home(&wazuh.home, profile.tag()),
+        }
+    }
+
+    fn error(&self, message: &str) {
+        if !self.throttle.allow() {
+            tracing::debug!("error event not sent: one was sent less than a minute ago");
+            return;
+        }
+        let event = profile::error_event(self.profile, message);
+        if let Err(e) = self.sender.send(self.profile.tag(), &event) {
+            tracing::error!("error event not delivered: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_order_is_options_config_exe_native() {
+        let opts = |p: Option<&str>| ParsedOptions {
+            options: crate::wazuh::argv::IntegrateOptions {
+                profile: p.map(str::to_string),
+                ..Default::default()
+            },
+            warnings: vec![],
+        };
+        let mut config = Config::from_toml_str("", Path::new("/x.toml")).unwrap();
+        assert_eq!(
+            choose_profile(&opts(None), None, Some("custom-opencti")).0,
+            Profile::Opencti
+        );
+        assert_eq!(
+            choose_profile(&opts(None), None, Some("custom-misp")).0,
+            Profile::Misp
+        );
+        assert_eq!(
+            choose_profile(&opts(None), None, Some("custom-intelmatch")).0,
+            Profile::Native
+        );
+        assert_eq!(choose_profile(&opts(None), None, None).0, Profile::Native);
+        config.wazuh.profile = Some(Profile::Misp);
+        assert_eq!(
+            choose_profile(&opts(None), Some(&config), Some("custom-opencti")).0,
+            Profile::Misp
+        );
+        assert_eq!(
+            choose_profile(&opts(Some("opencti")), Some(&config), None).0,
+            Profile::Opencti
+        );
+        let (p, w) = choose_profile(&opts(Some("bogus")), Some(&config), None);
+        assert_eq!(p, Profile::Misp);
+        assert!(w.unwrap().contains("bogus"));
+    }
 }

@@ -3,9 +3,13 @@
 pub mod export;
 pub mod integrate;
 pub mod lookup;
+pub mod match_alert;
 pub mod progress;
+pub mod schedule;
 pub mod status;
 pub mod sync;
+pub mod watch;
+pub mod wazuh;
 
 use std::process::ExitCode;
 
@@ -84,13 +88,20 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     if let Err(e) = logging::init(&log) {
         eprintln!("intelmatch: {e}");
     }
+    if let Command::Wazuh(args) = &command {
+        // Installing needs no config; use it when there is one.
+        let config = Config::discover(cli.config.as_deref()).ok().map(|(_, c)| c);
+        return wazuh::run(config.as_ref(), args);
+    }
     let config = load()?;
     config.log_warnings();
     match command {
         Command::Sync(args) => sync::run(&config, &args),
+        Command::Match(args) => match_alert::run(&config, &args),
         Command::Lookup(args) => lookup::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
         Command::Export(args) => export::run(&config, &args),
-        Command::Integrate(_) => unreachable!("handled before logging is set up"),
+        Command::Watch(args) => watch::run(&config, &args),
+        Command::Integrate(_) | Command::Wazuh(_) => unreachable!("handled above"),
     }
 }

@@ -11,7 +11,7 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 
 /// Intel older than this is called stale.
-const STALE_AFTER_HOURS: i64 = 48;
+pub const STALE_AFTER_HOURS: i64 = 48;
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
     let store = match Store::open_readonly(config.store_path()) {
@@ -100,11 +100,16 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
         }
     };
 
+    let scheduler = super::schedule::read_state(config);
+    let watch_file = &config.watch.file;
+    let watch = crate::watch::read_status(config, watch_file);
     if args.json {
         let out = json!({
             "config": config.origin(),
             "store": store_status,
             "index": index_json,
+            "scheduler": scheduler,
+            "watch": watch,
             "warnings": warnings,
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -129,6 +134,13 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             )
         });
         println!("source  {} ({}): last sync {last}", s.name, s.source_type);
+        if let Some(run) = s.last_run.as_ref().filter(|r| r.status != RunStatus::Ok) {
+            let success = s.last_success.as_deref().unwrap_or("never");
+            println!("        last success {success}");
+            if let Some(e) = &run.error {
+                println!("        last error {e}");
+            }
+        }
         println!(
             "        {} indicators, {} observables, {} relationships, {} keys{}",
             s.indicators,
@@ -190,6 +202,35 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             let e: Vec<String> = m.excluded.iter().map(|(k, n)| format!("{k} {n}")).collect();
             println!("        excluded at compile time: {}", e.join(", "));
         }
+    }
+    if let Some(st) = &scheduler {
+        let last = match (&st.last_result, &st.last_finished) {
+            (Some(r), Some(t)) => format!(", last run {r} at {t}"),
+            _ => String::new(),
+        };
+        let next = st
+            .next_run
+            .as_deref()
+            .map(|t| format!(", next run {t}"))
+            .unwrap_or_default();
+        println!(
+            "sched   `{}` {} (pid {}){next}{last}",
+            st.schedule, st.state, st.pid
+        );
+    }
+    if let Some(w) = &watch {
+        println!(
+            "watch   {} at offset {} ({} bytes behind), {} alerts ({:.0}/s), {} with hits, {} events sent, generation {}, updated {}",
+            w.file.display(),
+            w.offset,
+            w.lag_bytes,
+            w.alerts,
+            w.alerts_per_sec,
+            w.alerts_with_hits,
+            w.events_sent,
+            w.generation,
+            w.updated_at
+        );
     }
     for w in &warnings {
         println!("warning {w}");

@@ -69,10 +69,17 @@ pub struct SyncOutcome {
 }
 
 pub fn run(config: &Config, args: &SyncArgs) -> Result<ExitCode, Failure> {
-    if args.schedule.is_some() {
-        return Err(Failure::Usage(
-            "--schedule is not available in this version: run `intelmatch sync` from cron or a systemd timer".into(),
-        ));
+    if let Some(expr) = &args.schedule {
+        let expr = match (expr.trim(), &config.sync.schedule) {
+            ("", Some(configured)) => configured.as_str(),
+            ("", None) => {
+                return Err(Failure::Usage(
+                    "--schedule without a value needs `[sync] schedule` in the config".into(),
+                ))
+            }
+            (given, _) => given,
+        };
+        return super::schedule::run(config, args, expr);
     }
     let selected = select(config, &args.sources)?;
     let cancel = Arc::new(AtomicBool::new(false));
@@ -111,7 +118,7 @@ pub fn run(config: &Config, args: &SyncArgs) -> Result<ExitCode, Failure> {
 }
 
 /// The configured sources to sync: all enabled ones, or those named.
-fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SourceConfig>, Failure> {
+pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c SourceConfig>, Failure> {
     if names.is_empty() {
         return Ok(config.sources.iter().filter(|s| s.enabled).collect());
     }

@@ -114,6 +114,10 @@ pub struct ExtractConfig {
     pub extra_paths: Vec<ExtraPath>,
     /// At most this many candidate values per alert (≥ 1).
     pub max_candidates: usize,
+    /// Look up the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+    /// 203.0.113.0/24, 2001:db8::/32) taken from alerts, for labs and tests whose
+    /// sample data uses them. Off by default: they are never real traffic.
+    pub documentation_is_public: bool,
 }
 
 impl Default for ExtractConfig {
@@ -121,6 +125,7 @@ impl Default for ExtractConfig {
         ExtractConfig {
             extra_paths: Vec::new(),
             max_candidates: 256,
+            documentation_is_public: false,
         }
     }
 }
@@ -147,11 +152,28 @@ impl ExtractConfig {
         let max_candidates = t
             .int("max_candidates", 1, i64::MAX)?
             .unwrap_or(ExtractConfig::default().max_candidates);
+        let documentation_is_public = t.bool("documentation_is_public")?.unwrap_or(false);
         t.finish()?;
         Ok(ExtractConfig {
             extra_paths,
             max_candidates,
+            documentation_is_public,
         })
+    }
+
+    /// The extraction settings for the per-alert path.
+    pub fn options(&self, matching: &MatchingConfig) -> crate::wazuh::extract::ExtractOptions {
+        crate::wazuh::extract::ExtractOptions {
+            skip_non_public: matching.skip_non_public,
+            // Checked when the config was read.
+            extra_paths: self
+                .extra_paths
+                .iter()
+                .filter_map(|p| crate::wazuh::catalog::ExtraPath::new(&p.path, p.kind).ok())
+                .collect(),
+            max_candidates: self.max_candidates,
+            documentation_is_public: self.documentation_is_public,
+        }
     }
 }
 
@@ -161,6 +183,7 @@ fn parse_field_path(s: &str) -> Result<String, String> {
             "`{s}` is not a dotted field path like data.srcip (empty segment)"
         ));
     }
+    crate::wazuh::catalog::ExtraPath::new(s, None).map_err(|e| e.to_string())?;
     Ok(s.to_owned())
 }
 

@@ -68,7 +68,12 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     } else {
         fields.join(" ")
     };
-    cron::Schedule::from_str(&normalised).map_err(|e| format!("invalid cron expression: {e}"))
+    cron::Schedule::from_str(&normalised).map_err(|e| {
+        // The crate's message spans lines (the expression, a caret, the reason).
+        let text = e.to_string();
+        let reason = text.lines().last().unwrap_or("").trim();
+        format!("invalid cron expression `{expr}`: {reason} (want `sec min hour day month weekday`, or a 5-field crontab line)")
+    })
 }
 
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];

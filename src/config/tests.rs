@@ -184,6 +184,7 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
                 },
             ],
             max_candidates: 64,
+            documentation_is_public: false,
         }
     );
     assert_eq!(
@@ -312,7 +313,7 @@ fn every_bad_key_or_value_is_named() {
         ("data_dir = \"\"".into(), "data_dir: must not be empty"),
         ("wazuh = \"/var/ossec\"".into(), "wazuh: expected a table, got a string"),
         ("[wazuh]\nhomee = \"/x\"".into(), "wazuh: unknown key `homee`; expected one of home, queue_socket, profile, log_file, misp_integration_key, hook_url (line 2)"),
-        ("[wazuh]\nprofile = \"splunk\"".into(), "wazuh.profile: expected one of native, opencti, misp, got `splunk` (line 2)"),
+        ("[wazuh]\nprofile = \"splunk\"".into(), "wazuh.profile: unknown profile `splunk` (expected one of: native, opencti, misp) (line 2)"),
         ("[wazuh]\nmisp_integration_key = \"yes\"".into(), "wazuh.misp_integration_key: expected true or false, got a string"),
         ("[wazuh]\nhook_url = \"ftp://cti.example.org\"".into(), "wazuh.hook_url: must be an http:// or https:// URL, not ftp://"),
         ("[wazuh]\nqueue_socket = []".into(), "wazuh.queue_socket: expected a string, got an array"),

@@ -1,50 +1,13 @@
 //! `[wazuh]`: where the manager lives and how events are shaped for it.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::Serialize;
 
 use super::table::Table;
 use super::ConfigError;
 
-/// The shape of the events sent to Wazuh (contract §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    Native,
-    Opencti,
-    Misp,
-}
-
-impl Profile {
-    pub const ALL: [Profile; 3] = [Profile::Native, Profile::Opencti, Profile::Misp];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Profile::Native => "native",
-            Profile::Opencti => "opencti",
-            Profile::Misp => "misp",
-        }
-    }
-}
-
-impl std::fmt::Display for Profile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Profile, String> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("expected one of native, opencti, misp, got `{s}`"))
-    }
-}
+pub use crate::wazuh::profile::Profile;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WazuhConfig {
@@ -93,7 +56,9 @@ impl WazuhConfig {
         if let Some(p) = t.path("queue_socket")? {
             w.queue_socket = p;
         }
-        w.profile = t.parse("profile", Profile::from_str)?;
+        w.profile = t.parse("profile", |s| {
+            s.parse::<Profile>().map_err(|e| e.to_string())
+        })?;
         if let Some(p) = t.path("log_file")? {
             w.log_file = p;
         }

@@ -96,6 +96,20 @@ pub struct Extraction {
     pub skipped: Vec<Skipped>,
     /// The candidate cap was reached; later values (if any were new) were dropped.
     pub truncated: bool,
+    /// The free-text fields that were tokenised, for substring indicators (at most
+    /// [`MAX_TEXTS`], each cut to [`tokenize::MAX_SCAN_BYTES`]).
+    #[serde(skip)]
+    pub texts: Vec<TextField>,
+}
+
+/// At most this many free-text fields are kept per alert for substring scans.
+pub const MAX_TEXTS: usize = 32;
+
+/// A free-text field as it was tokenised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextField {
+    pub field: String,
+    pub text: String,
 }
 
 /// Extracts the candidate values of one alert.
@@ -442,8 +456,15 @@ fn apply(cx: &Cx, extractor: Extractor, raw: &str, c: &mut Collector) {
                 filename(c, field, s);
             }
         }
-        Extractor::RequestTarget => text(c, field, &percent_decode(raw)),
-        Extractor::Text => text(c, field, raw),
+        Extractor::RequestTarget => {
+            let decoded = percent_decode(raw);
+            c.keep_text(field, &decoded);
+            text(c, field, &decoded)
+        }
+        Extractor::Text => {
+            c.keep_text(field, raw);
+            text(c, field, raw)
+        }
         Extractor::Exact(kind) => exact(c, field, kind, raw),
     }
 }
@@ -663,6 +684,16 @@ struct Collector<'o> {
 }
 
 impl Collector<'_> {
+    fn keep_text(&mut self, field: &str, text: &str) {
+        let texts = &mut self.out.texts;
+        if texts.len() < MAX_TEXTS && !texts.iter().any(|t| t.text == text) {
+            texts.push(TextField {
+                field: field.to_string(),
+                text: text.to_string(),
+            });
+        }
+    }
+
     fn full(&self) -> bool {
         self.out.candidates.len() >= self.opts.max_candidates
     }

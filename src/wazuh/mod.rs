@@ -5,7 +5,10 @@
 
 pub mod argv;
 pub mod catalog;
+pub mod enrich;
 pub mod extract;
+pub mod install;
 pub mod location;
 pub mod profile;
 pub mod sender;
+pub mod throttle;

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::key::{KeyMethod, MatchKey};
 use crate::kind::Kind;
@@ -15,6 +15,7 @@ use crate::record::Record;
 use super::domains::reverse_labels;
 use super::fsutil::{create_dir, create_dir_all, create_file};
 use super::generation;
+use super::hashes::{hash_width, HashTableBuilder};
 use super::iptable::IpTableBuilder;
 use super::layout;
 use super::meta::GenerationMeta;
@@ -131,6 +132,7 @@ pub struct IndexBuilder {
     /// `None` only after `finish` took it.
     records: Option<RecordWriter<BufWriter<File>, BufWriter<File>>>,
     exact: KeyArena,
+    hashes: HashTableBuilder,
     domains: KeyArena,
     ip: IpTableBuilder,
     substrings: Vec<(Kind, KeyMethod, String, RecordId)>,
@@ -140,6 +142,7 @@ pub struct IndexBuilder {
     options: BTreeMap<String, serde_json::Value>,
     scratch: Vec<u8>,
     finished: bool,
+    started: Instant,
 }
 
 impl IndexBuilder {
@@ -163,6 +166,7 @@ impl IndexBuilder {
             tmp,
             records: Some(records),
             exact: KeyArena::default(),
+            hashes: HashTableBuilder::default(),
             domains: KeyArena::default(),
             ip: IpTableBuilder::default(),
             substrings: Vec::new(),
@@ -172,6 +176,7 @@ impl IndexBuilder {
             options: BTreeMap::new(),
             scratch: Vec::new(),
             finished: false,
+            started: Instant::now(),
         })
     }
 
@@ -234,9 +239,10 @@ impl IndexBuilder {
                 self.domains.push(&[&rev], id);
                 self.scratch = rev;
             }
-            KeyMethod::Exact => {
-                self.exact.push(&[&[k.kind.tag()], k.key.as_bytes()], id);
-            }
+            KeyMethod::Exact => match hash_width(k.kind, &k.key) {
+                Some(width) => self.hashes.add(k.kind, &k.key, width, id),
+                None => self.exact.push(&[&[k.kind.tag()], k.key.as_bytes()], id),
+            },
         }
     }
 
@@ -244,13 +250,23 @@ impl IndexBuilder {
     /// new `CURRENT`. Returns its metadata.
     pub fn finish(mut self) -> Result<GenerationMeta, BuildError> {
         let tmp = self.tmp.clone();
+        let mut timings = BTreeMap::new();
+        let mut mark = {
+            let mut last = self.started;
+            move |phase: &str, timings: &mut BTreeMap<String, u64>| {
+                let now = Instant::now();
+                timings.insert(phase.to_string(), (now - last).as_millis() as u64);
+                last = now;
+            }
+        };
+        mark("collect", &mut timings);
         let records = self.records.take().ok_or_else(|| BuildError {
             path: tmp.clone(),
             action: "finish",
             source: io::Error::other("builder already finished"),
         })?;
         let record_count = u64::from(records.count());
-        let (dat, idx) = records.into_inner();
+        let (dat, idx, strings) = records.into_inner();
         finish_file(dat, &tmp.join(layout::RECORDS_DAT))?;
         finish_file(idx, &tmp.join(layout::RECORDS_IDX))?;
 
@@ -261,6 +277,14 @@ impl IndexBuilder {
                 create_file(&p).map_err(err(&p, "create file"))?,
             ))
         };
+        let strings_path = tmp.join(layout::STRINGS);
+        let mut out = create(layout::STRINGS)?;
+        strings
+            .write(&mut out)
+            .map_err(err(&strings_path, "write"))?;
+        finish_file(out, &strings_path)?;
+        drop(strings);
+        mark("records", &mut timings);
         let mut postings = PostingsWriter::new(create(layout::POSTINGS)?);
 
         let exact_path = tmp.join(layout::EXACT);
@@ -270,6 +294,16 @@ impl IndexBuilder {
             .write_fst(&mut out, &mut postings)
             .map_err(err(&exact_path, "write"))?;
         finish_file(out, &exact_path)?;
+        mark("exact", &mut timings);
+
+        let hashes_path = tmp.join(layout::HASHES);
+        let hashes = std::mem::take(&mut self.hashes);
+        let mut out = create(layout::HASHES)?;
+        let hash_keys = hashes
+            .write(&mut out, &mut |ids| postings.push(ids))
+            .map_err(err(&hashes_path, "write"))?;
+        finish_file(out, &hashes_path)?;
+        mark("hashes", &mut timings);
 
         let domains_path = tmp.join(layout::DOMAINS);
         let domains = std::mem::take(&mut self.domains);
@@ -278,6 +312,7 @@ impl IndexBuilder {
             .write_fst(&mut out, &mut postings)
             .map_err(err(&domains_path, "write"))?;
         finish_file(out, &domains_path)?;
+        mark("domains", &mut timings);
 
         let ip_path = tmp.join(layout::IP);
         let ip = std::mem::take(&mut self.ip);
@@ -286,6 +321,7 @@ impl IndexBuilder {
             .write(&mut out, &mut |ids| postings.push(ids))
             .map_err(err(&ip_path, "write"))?;
         finish_file(out, &ip_path)?;
+        mark("ip", &mut timings);
 
         let sub_path = tmp.join(layout::SUBSTRINGS);
         let mut subs = std::mem::take(&mut self.substrings);
@@ -313,6 +349,7 @@ impl IndexBuilder {
         finish_file(out, &sub_path)?;
 
         finish_file(postings.into_inner(), &tmp.join(layout::POSTINGS))?;
+        mark("substrings_postings", &mut timings);
 
         let mut files = BTreeMap::new();
         for name in layout::DATA_FILES {
@@ -328,7 +365,7 @@ impl IndexBuilder {
             generation: 0,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             records: record_count,
-            exact_keys,
+            exact_keys: exact_keys + hash_keys,
             domain_keys,
             ip: ip_stats,
             substrings: entries.len() as u64,
@@ -337,6 +374,7 @@ impl IndexBuilder {
             files,
             options: std::mem::take(&mut self.options),
             excluded: std::mem::take(&mut self.excluded),
+            build_ms: timings,
         };
         let published = generation::publish(&self.index_dir, &tmp, &mut meta)?;
         self.finished = true;

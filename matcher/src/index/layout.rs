@@ -6,41 +6,49 @@
 //!   gen-0000000042/
 //!     meta.json              counts, sizes and build options of this generation
 //!     exact.fst              kind tag + normalised value -> posting ref
+//!     hashes.bin             hex hash keys as sorted binary arrays per kind
 //!     domains.fst            reversed-label domain -> posting ref
 //!     ip.bin                 IPv4/IPv6 prefix table
 //!     substrings.bin         substring and prefix patterns
 //!     postings.bin           shared posting lists
 //!     records.idx            fixed-size record headers
-//!     records.dat            record bodies (JSON)
+//!     records.dat            record bodies (compact binary, see record_codec.rs)
+//!     strings.bin            interned provenance strings the bodies refer to
 //!     .readers               lock file: readers hold a shared lock
 //! ```
 
 pub const CURRENT: &str = "CURRENT";
 pub const META: &str = "meta.json";
 pub const EXACT: &str = "exact.fst";
+pub const HASHES: &str = "hashes.bin";
 pub const DOMAINS: &str = "domains.fst";
 pub const IP: &str = "ip.bin";
 pub const SUBSTRINGS: &str = "substrings.bin";
 pub const POSTINGS: &str = "postings.bin";
 pub const RECORDS_IDX: &str = "records.idx";
 pub const RECORDS_DAT: &str = "records.dat";
+pub const STRINGS: &str = "strings.bin";
 pub const READERS_LOCK: &str = ".readers";
 /// Held exclusively while a generation is being numbered and published.
 pub const PUBLISH_LOCK: &str = ".publish.lock";
 
 /// Every data file of a generation, in the order they are written.
-pub const DATA_FILES: [&str; 7] = [
+pub const DATA_FILES: [&str; 9] = [
     EXACT,
+    HASHES,
     DOMAINS,
     IP,
     SUBSTRINGS,
     POSTINGS,
     RECORDS_IDX,
     RECORDS_DAT,
+    STRINGS,
 ];
 
 /// The on-disk format version; a reader refuses other versions.
-pub const FORMAT: u32 = 1;
+/// 1: JSON record bodies, one probe per prefix length in `ip.bin`.
+/// 2: binary record bodies with `strings.bin`, interval IP table, `hashes.bin`.
+pub const FORMAT: u32 = 2;
 
 pub fn generation_dir_name(generation: u64) -> String {
     format!("gen-{generation:010}")

@@ -33,6 +33,10 @@ pub struct GenerationMeta {
     /// Records excluded at compile time, per reason (revoked, expired, below min_score).
     #[serde(default)]
     pub excluded: BTreeMap<String, u64>,
+    /// Milliseconds spent per build phase (`collect` is the caller feeding
+    /// records, the rest is `finish`), to see where a slow compile goes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_ms: BTreeMap<String, u64>,
 }
 
 impl GenerationMeta {

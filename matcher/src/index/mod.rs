@@ -9,12 +9,15 @@ pub mod builder;
 pub mod domains;
 mod fsutil;
 pub mod generation;
+pub mod hashes;
 pub mod iptable;
 pub mod layout;
 pub mod meta;
 pub mod postings;
 pub mod reader;
+mod record_codec;
 pub mod records;
+pub mod strings;
 pub mod substrings;
 
 pub use builder::{parse_ip_key, BuildError, IndexBuilder};

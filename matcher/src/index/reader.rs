@@ -12,11 +12,13 @@ use crate::kind::Kind;
 
 use super::domains::{reverse_labels, walk, DomainHit};
 use super::generation::read_current;
+use super::hashes::{hash_width, HashTable};
 use super::iptable::{IpHit, IpTable};
 use super::layout;
 use super::meta::GenerationMeta;
 use super::postings::{resolve, RecordId};
 use super::records::Records;
+use super::strings::Strings;
 use super::substrings::SubstringSet;
 
 /// Why a generation could not be opened.
@@ -71,6 +73,8 @@ pub struct Index {
     dir: PathBuf,
     meta: GenerationMeta,
     exact: fst::Map<Bytes>,
+    hash_bytes: Bytes,
+    hashes: HashTable,
     domains: fst::Map<Bytes>,
     ip_bytes: Bytes,
     ip: IpTable,
@@ -79,6 +83,7 @@ pub struct Index {
     postings: Bytes,
     records_idx: Bytes,
     records_dat: Bytes,
+    strings: Bytes,
     /// Shared lock on `.readers`: cleanup leaves this generation alone while held.
     _readers: File,
 }
@@ -177,6 +182,9 @@ impl Index {
         };
 
         let exact = fst_of(layout::EXACT)?;
+        let hash_bytes = map(layout::HASHES)?;
+        let hashes = HashTable::open(&hash_bytes)
+            .map_err(|e| OpenError::corrupt(&dir.join(layout::HASHES), e.to_string()))?;
         let domains = fst_of(layout::DOMAINS)?;
         let ip_bytes = map(layout::IP)?;
         let ip = IpTable::open(&ip_bytes)
@@ -185,6 +193,13 @@ impl Index {
         let postings = map(layout::POSTINGS)?;
         let records_idx = map(layout::RECORDS_IDX)?;
         let records_dat = map(layout::RECORDS_DAT)?;
+        let strings = map(layout::STRINGS)?;
+        if Strings::new(&strings).is_none() {
+            return Err(OpenError::corrupt(
+                &dir.join(layout::STRINGS),
+                "string table shorter than its offsets",
+            ));
+        }
         if records_idx.len() as u64 != meta.records * super::records::HEADER_LEN as u64 {
             return Err(OpenError::corrupt(
                 &dir.join(layout::RECORDS_IDX),
@@ -195,6 +210,8 @@ impl Index {
             dir: dir.to_path_buf(),
             meta,
             exact,
+            hash_bytes,
+            hashes,
             domains,
             ip_bytes,
             ip,
@@ -203,6 +220,7 @@ impl Index {
             postings,
             records_idx,
             records_dat,
+            strings,
             _readers: readers,
         })
     }
@@ -228,10 +246,16 @@ impl Index {
         scratch: &mut Vec<u8>,
         out: &mut Vec<RecordId>,
     ) -> bool {
-        scratch.clear();
-        scratch.push(kind.tag());
-        scratch.extend_from_slice(key.as_bytes());
-        match self.exact.get(&scratch[..]) {
+        let posting = match hash_width(kind, key) {
+            Some(width) => self.hashes.get(&self.hash_bytes, kind, key, width),
+            None => {
+                scratch.clear();
+                scratch.push(kind.tag());
+                scratch.extend_from_slice(key.as_bytes());
+                self.exact.get(&scratch[..])
+            }
+        };
+        match posting {
             Some(posting) => {
                 resolve(&self.postings, posting, out);
                 true
@@ -265,7 +289,8 @@ impl Index {
     }
 
     pub fn records(&self) -> Records<'_> {
-        Records::new(&self.records_dat, &self.records_idx)
+        let strings = Strings::new(&self.strings).unwrap_or_default();
+        Records::new(&self.records_dat, &self.records_idx, strings)
     }
 
     /// Every exact key of `kind`, in order (for exports).
@@ -278,6 +303,8 @@ impl Index {
         while let Some((k, v)) = stream.next() {
             items.push((String::from_utf8_lossy(&k[1..]).into_owned(), v));
         }
+        self.hashes.keys(&self.hash_bytes, kind, &mut items);
+        items.sort_unstable();
         items.into_iter()
     }
 }

@@ -3,14 +3,17 @@
 //!
 //! `records.idx` holds a fixed-size header per record with the fields the
 //! matcher filters on (validity, score, flags), so a hit is checked without
-//! decoding anything; `records.dat` holds the full [`Record`] as JSON, decoded
-//! only for hits that are reported.
+//! decoding anything; `records.dat` holds the full [`Record`] in the compact
+//! binary encoding of [`super::record_codec`], decoded only for hits that are
+//! reported, with repeated provenance strings in `strings.bin`.
 
 use std::io::{self, Write};
 
 use crate::record::{Record, RecordKind};
 
 use super::postings::RecordId;
+use super::record_codec::{kind_code, kind_from_code, Decoder, Encoder};
+use super::strings::{StringTableWriter, Strings};
 
 pub const HEADER_LEN: usize = 32;
 
@@ -46,26 +49,6 @@ impl RecordHeader {
     }
 }
 
-fn kind_code(kind: RecordKind) -> u8 {
-    match kind {
-        RecordKind::Indicator => 0,
-        RecordKind::Observable => 1,
-        RecordKind::Attribute => 2,
-        RecordKind::ListEntry => 3,
-        RecordKind::Warninglist => 4,
-    }
-}
-
-fn kind_from_code(code: u8) -> RecordKind {
-    match code {
-        1 => RecordKind::Observable,
-        2 => RecordKind::Attribute,
-        3 => RecordKind::ListEntry,
-        4 => RecordKind::Warninglist,
-        _ => RecordKind::Indicator,
-    }
-}
-
 /// Streams records to `records.dat` and their headers to `records.idx`.
 pub struct RecordWriter<D: Write, I: Write> {
     dat: D,
@@ -73,6 +56,7 @@ pub struct RecordWriter<D: Write, I: Write> {
     offset: u64,
     count: u32,
     scratch: Vec<u8>,
+    strings: StringTableWriter,
 }
 
 impl<D: Write, I: Write> RecordWriter<D, I> {
@@ -83,6 +67,7 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
             offset: 0,
             count: 0,
             scratch: Vec::with_capacity(512),
+            strings: StringTableWriter::default(),
         }
     }
 
@@ -95,7 +80,12 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
             return Err(io::Error::other("more than 4 billion records"));
         }
         self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, record).map_err(io::Error::other)?;
+        Encoder {
+            strings: &mut self.strings,
+            out: &mut self.scratch,
+        }
+        .record(record)
+        .map_err(io::Error::other)?;
         self.dat.write_all(&self.scratch)?;
 
         let mut flags = 0;
@@ -135,8 +125,9 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
         Ok(id)
     }
 
-    pub fn into_inner(self) -> (D, I) {
-        (self.dat, self.idx)
+    /// The two streams and the string table, which the caller writes to `strings.bin`.
+    pub fn into_inner(self) -> (D, I, StringTableWriter) {
+        (self.dat, self.idx, self.strings)
     }
 }
 
@@ -154,11 +145,12 @@ pub enum RecordError {
 pub struct Records<'a> {
     dat: &'a [u8],
     idx: &'a [u8],
+    strings: Strings<'a>,
 }
 
 impl<'a> Records<'a> {
-    pub fn new(dat: &'a [u8], idx: &'a [u8]) -> Self {
-        Records { dat, idx }
+    pub fn new(dat: &'a [u8], idx: &'a [u8], strings: Strings<'a>) -> Self {
+        Records { dat, idx, strings }
     }
 
     pub fn len(&self) -> usize {
@@ -182,7 +174,7 @@ impl<'a> Records<'a> {
             flags: flags & 0x00ff_ffff,
             valid_until: (until != NO_EXPIRY).then_some(until),
             score: (score != NO_SCORE).then_some(i64::from(score)),
-            kind: kind_from_code((flags >> 24) as u8),
+            kind: kind_from_code((flags >> 24) as u8).unwrap_or_default(),
         })
     }
 
@@ -194,7 +186,9 @@ impl<'a> Records<'a> {
             .checked_add(h.len as usize)
             .and_then(|end| self.dat.get(start..end))
             .ok_or_else(|| RecordError::Corrupt(id, "body out of bounds".into()))?;
-        serde_json::from_slice(bytes).map_err(|e| RecordError::Corrupt(id, e.to_string()))
+        Decoder::new(bytes, self.strings)
+            .record()
+            .map_err(|e| RecordError::Corrupt(id, e))
     }
 }
 
@@ -222,8 +216,9 @@ mod tests {
         };
         assert_eq!(w.push(&a).unwrap(), 0);
         assert_eq!(w.push(&b).unwrap(), 1);
-        let (dat, idx) = w.into_inner();
-        let r = Records::new(&dat, &idx);
+        let (dat, idx, strings) = w.into_inner();
+        let strings = strings.to_bytes();
+        let r = Records::new(&dat, &idx, Strings::new(&strings).unwrap());
         assert_eq!(r.len(), 2);
         let h = r.header(0).unwrap();
         assert_eq!(h.score, Some(80));

@@ -30,8 +30,9 @@ mod opencti;
 #[cfg(test)]
 mod seed_rules;
 
-/// The shape of the events sent to Wazuh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The shape of the events sent to Wazuh (contract §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Profile {
     Native,
     Opencti,

@@ -453,7 +453,7 @@ fn array(v: Option<&Value>) -> &[Value] {
 }
 
 /// A string, or a number written as one (MISP sends ids and timestamps either way).
-fn text(v: &Value) -> Option<String> {
+pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -462,7 +462,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// A MISP flag: `true`, `1`, `"1"`, `"true"` (and their negatives).
-fn flag(v: Option<&Value>) -> Option<bool> {
+pub(super) fn flag(v: Option<&Value>) -> Option<bool> {
     match v? {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => n.as_i64().map(|n| n != 0),
@@ -478,7 +478,7 @@ fn flag(v: Option<&Value>) -> Option<bool> {
 /// Tag names split into labels and TLP markings (`tlp:amber` → `TLP:AMBER`).
 /// Tags are `Tag: [{name}]` in feeds, `EventTag`/`AttributeTag: [{Tag: {name}}]`
 /// in some API outputs.
-fn tags(obj: &Map<String, Value>, wrapped_key: &str) -> (Vec<String>, Vec<String>) {
+pub(super) fn tags(obj: &Map<String, Value>, wrapped_key: &str) -> (Vec<String>, Vec<String>) {
     let direct = array(obj.get("Tag")).iter();
     let wrapped = array(obj.get(wrapped_key))
         .iter()

@@ -19,8 +19,10 @@
 pub mod file;
 pub mod fingerprint;
 pub mod list;
+pub mod misp;
 pub mod misp_feed;
 pub mod misp_types;
+pub mod opencti;
 pub mod stix_bundle;
 
 use std::collections::BTreeMap;
@@ -49,13 +51,8 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
             &cfg.name,
             FileKind::List(c.clone()),
         ))),
-        SourceSettings::Opencti(_) | SourceSettings::Misp(_) => Err(SourceError::config(
-            &cfg.name,
-            format!(
-                "source type `{}` is not available in this build",
-                cfg.settings.type_name()
-            ),
-        )),
+        SourceSettings::Opencti(c) => Ok(Box::new(opencti::OpenCtiSource::new(&cfg.name, c)?)),
+        SourceSettings::Misp(c) => Ok(Box::new(misp::MispSource::new(&cfg.name, c))),
     }
 }
 

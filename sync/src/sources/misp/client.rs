@@ -1,0 +1,349 @@
+//! The HTTP side of the MISP source (misp.md §1): the raw key in
+//! `Authorization`, JSON in both directions, TLS verified by default,
+//! timeouts, retries with backoff, and MISP's JSON errors turned into one line.
+//!
+//! Every error is built from what is safe to show (method, URL, status,
+//! MISP's `name`/`message`) and then redacted, so the key never leaves here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::config::{HttpConfig, MispConfig};
+use crate::source::{SourceError, SourceErrorKind};
+use crate::SecretValue;
+
+/// A reply body is cut to this many characters in an error line.
+const BODY_CHARS: usize = 300;
+
+/// One answered request: the JSON body and the `X-Result-Count` header.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: Value,
+    pub result_count: Option<u64>,
+}
+
+/// Talks to one MISP instance.
+pub struct Client {
+    source: String,
+    base: String,
+    http: reqwest::Client,
+    key: SecretValue,
+    retries: u32,
+    min_delay: Duration,
+    cancel: Arc<AtomicBool>,
+}
+
+/// A failed attempt, and whether trying again may help.
+struct Attempt {
+    error: SourceError,
+    status: Option<StatusCode>,
+    retry: bool,
+}
+
+/// A failed request: the error line and the HTTP status, if one came back
+/// (a 403/404 on an optional endpoint is not fatal).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: SourceError,
+    pub status: Option<StatusCode>,
+}
+
+impl Client {
+    /// Resolves the key and builds the HTTP client. Errors are config errors
+    /// naming the culprit (the secret's origin, the CA file).
+    pub fn new(source: &str, cfg: &MispConfig) -> Result<Client, SourceError> {
+        let key = cfg
+            .key
+            .resolve()
+            .map_err(|e| SourceError::config(source, e))?;
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(key.expose()).map_err(|_| {
+            SourceError::config(
+                source,
+                format!("key {}: not a valid HTTP header value", cfg.key),
+            )
+        })?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let http = http_client(source, &cfg.http, headers)?;
+        Ok(Client {
+            source: source.to_string(),
+            base: cfg.url.trim_end_matches('/').to_string(),
+            http,
+            key,
+            retries: cfg.http.retries,
+            min_delay: Duration::from_millis(500),
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The first wait between retries (doubling up to 30 s, with jitter).
+    pub fn set_min_retry_delay(&mut self, delay: Duration) {
+        self.min_delay = delay;
+    }
+
+    /// Waits between retries stop early once this flag is set.
+    pub fn set_cancel(&mut self, cancel: Arc<AtomicBool>) {
+        self.cancel = cancel;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// `GET <base><path>`.
+    pub async fn get(&self, path: &str) -> Result<Reply, SourceError> {
+        self.request(Method::GET, path, None)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// `POST <base><path>` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Reply, SourceError> {
+        self.post_status(path, body).await.map_err(|f| f.error)
+    }
+
+    /// [`Client::post`], keeping the HTTP status of a refusal.
+    pub async fn post_status(&self, path: &str, body: &Value) -> Result<Reply, Failure> {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, Failure> {
+        let url = self.url(path);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(self.retries as usize)
+            .with_jitter();
+        let attempt = || self.attempt(method.clone(), &url, body);
+        let result = attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|a: &Attempt| a.retry && !self.cancel.load(Ordering::Relaxed))
+            .notify(|a: &Attempt, wait: Duration| {
+                tracing::warn!(
+                    source = %self.source,
+                    "{}; retrying in {:.1}s",
+                    a.error.message(),
+                    wait.as_secs_f64()
+                );
+            })
+            .await;
+        result.map_err(|a| Failure {
+            error: a.error.redact(&self.key),
+            status: a.status,
+        })
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, Attempt> {
+        let what = format!("{method} {url}");
+        let mut req = self.http.request(method, url);
+        if let Some(body) = body {
+            req = req.body(body.to_string());
+        }
+        let resp = req.send().await.map_err(|e| Attempt {
+            error: SourceError::network(&self.source, format!("{what}: {}", transport(&e))),
+            status: None,
+            retry: true,
+        })?;
+        let status = resp.status();
+        let result_count = resp
+            .headers()
+            .get("x-result-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let bytes = resp.bytes().await.map_err(|e| Attempt {
+            error: SourceError::network(
+                &self.source,
+                format!("{what}: reading the reply: {}", transport(&e)),
+            ),
+            status: None,
+            retry: true,
+        })?;
+        if !status.is_success() {
+            return Err(Attempt {
+                error: status_error(&self.source, &what, status, &bytes),
+                status: Some(status),
+                retry: retryable(status),
+            });
+        }
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| Attempt {
+            error: SourceError::server(
+                &self.source,
+                format!(
+                    "{what}: HTTP {status} but the reply is not JSON ({e}): {}",
+                    snippet(&bytes)
+                ),
+            ),
+            status: Some(status),
+            // A proxy's HTML page or a cut-off body: worth another try.
+            retry: true,
+        })?;
+        Ok(Reply { body, result_count })
+    }
+}
+
+fn http_client(
+    source: &str,
+    cfg: &HttpConfig,
+    headers: HeaderMap,
+) -> Result<reqwest::Client, SourceError> {
+    let mut b = reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(concat!("intelmatch/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+        .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs.max(1)))
+        .gzip(true);
+    if let Some(path) = &cfg.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| SourceError::config(source, format!("ca_file {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            SourceError::config(
+                source,
+                format!("ca_file {}: not a PEM bundle: {e}", path.display()),
+            )
+        })?;
+        if certs.is_empty() {
+            return Err(SourceError::config(
+                source,
+                format!("ca_file {}: no certificate in it", path.display()),
+            ));
+        }
+        for cert in certs {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    if cfg.insecure {
+        tracing::warn!(
+            source,
+            "insecure = true: the MISP server's TLS certificate is NOT checked"
+        );
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build()
+        .map_err(|e| SourceError::config(source, format!("HTTP client: {}", transport(&e))))
+}
+
+/// 429, 5xx (and 408) may pass; other 4xx will not.
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// One line for a non-2xx reply: MISP's `{"name","message","url"}` when the
+/// body is one, else the start of the body (proxies answer in HTML).
+fn status_error(source: &str, what: &str, status: StatusCode, body: &[u8]) -> SourceError {
+    let misp = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        let message = v.get("message").and_then(Value::as_str)?.trim().to_string();
+        let name = v.get("name").and_then(Value::as_str).unwrap_or("").trim();
+        Some(if name.is_empty() || message.starts_with(name) {
+            message
+        } else {
+            format!("{name}: {message}")
+        })
+    });
+    let detail = misp.unwrap_or_else(|| snippet(body));
+    let kind = match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceErrorKind::Auth,
+        _ => SourceErrorKind::Server,
+    };
+    let hint = match kind {
+        SourceErrorKind::Auth => " (check the key, its expiry and IP restriction)",
+        _ => "",
+    };
+    SourceError::new(
+        source,
+        kind,
+        format!("{what}: HTTP {status}{hint}: {detail}"),
+    )
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "empty reply".into();
+    }
+    let mut out: String = text.chars().take(BODY_CHARS).collect();
+    if text.chars().count() > BODY_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// A transport error with its causes, on one line (reqwest hides the useful
+/// part, "certificate verify failed", in the source chain).
+fn transport(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    if e.is_timeout() && !out.contains("timed out") {
+        out.push_str(" (timed out)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misp_errors_become_one_line() {
+        let body = br#"{"name":"Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.","message":"Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.","url":"\/attributes\/restSearch"}"#;
+        let e = status_error(
+            "misp",
+            "POST https://misp.example/attributes/restSearch",
+            StatusCode::FORBIDDEN,
+            body,
+        );
+        assert_eq!(e.kind(), SourceErrorKind::Auth);
+        assert_eq!(
+            e.to_string(),
+            "source `misp`: POST https://misp.example/attributes/restSearch: HTTP 403 Forbidden \
+             (check the key, its expiry and IP restriction): Authentication failed. Please make \
+             sure you pass the API key of an API enabled user along in the Authorization header."
+        );
+        let e = status_error(
+            "misp",
+            "GET x",
+            StatusCode::BAD_GATEWAY,
+            b"<html>\n<h1>502</h1>",
+        );
+        assert_eq!(
+            e.message(),
+            "GET x: HTTP 502 Bad Gateway: <html> <h1>502</h1>"
+        );
+        assert!(retryable(StatusCode::BAD_GATEWAY) && !retryable(StatusCode::FORBIDDEN));
+    }
+}

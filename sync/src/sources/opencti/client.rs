@@ -1,0 +1,368 @@
+//! The GraphQL client: `POST <url>/graphql` with the bearer token, TLS,
+//! timeouts, retries with backoff and jitter, and OpenCTI's errors mapped to
+//! one-line messages (opencti.md §2, §3).
+//!
+//! OpenCTI answers GraphQL errors with HTTP 200 and an `errors` array, in two
+//! layouts: 6.x puts the code in `extensions.code`, 5.12 in `name`. An invalid
+//! token does not fail the request: it runs anonymously and every field fails
+//! with `AUTH_REQUIRED`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::config::{HttpConfig, SecretValue};
+use crate::source::SourceError;
+
+/// The first retry waits about this long; each further one twice as long.
+const MIN_DELAY: Duration = Duration::from_millis(500);
+const MAX_DELAY: Duration = Duration::from_secs(60);
+/// A `Retry-After` beyond this is not waited for as such (a proxy's "come back tomorrow").
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+pub struct Client {
+    http: reqwest::Client,
+    /// `<url>/graphql`.
+    endpoint: String,
+    /// The configured base URL, for messages.
+    base: String,
+    token: SecretValue,
+    retries: u32,
+    source: String,
+}
+
+/// One failed attempt, and whether another may succeed.
+struct Failure {
+    error: SourceError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: SourceError) -> Failure {
+        Failure {
+            error,
+            retryable: false,
+            retry_after: None,
+        }
+    }
+
+    fn transient(error: SourceError) -> Failure {
+        Failure {
+            error,
+            retryable: true,
+            retry_after: None,
+        }
+    }
+}
+
+impl Client {
+    pub fn new(
+        source: &str,
+        base: &str,
+        token: SecretValue,
+        http: &HttpConfig,
+    ) -> Result<Client, SourceError> {
+        let base = base.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base)
+            .map_err(|e| SourceError::config(source, format!("url `{base}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(SourceError::config(
+                source,
+                format!("url `{base}`: the scheme must be http or https"),
+            ));
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("intelmatch/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs(http.timeout_secs.max(1)))
+            .connect_timeout(Duration::from_secs(http.connect_timeout_secs.max(1)))
+            .read_timeout(Duration::from_secs(http.timeout_secs.max(1)))
+            .tls_backend_rustls();
+        if let Some(ca) = &http.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                SourceError::config(
+                    source,
+                    format!("ca_file {}: cannot read: {e}", ca.display()),
+                )
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                SourceError::config(source, format!("ca_file {}: not PEM: {e}", ca.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(SourceError::config(
+                    source,
+                    format!("ca_file {}: no certificate in it", ca.display()),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if http.insecure {
+            tracing::warn!(
+                source,
+                url = %base,
+                "insecure = true: TLS certificates of the OpenCTI server are NOT verified"
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SourceError::config(source, format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http: client,
+            endpoint: format!("{base}/graphql"),
+            base,
+            token,
+            retries: http.retries,
+            source: source.to_string(),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Runs one query and returns its `data`, retrying what may pass later.
+    /// `what` names the request in messages (`indicators page 3`).
+    pub async fn query(
+        &self,
+        what: &str,
+        query: &str,
+        variables: Value,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Value, SourceError> {
+        let body = json!({"query": query, "variables": variables});
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(MIN_DELAY)
+            .with_max_delay(MAX_DELAY)
+            .with_max_times(self.retries as usize)
+            .with_jitter();
+        let attempt = || self.attempt(what, &body);
+        attempt
+            .retry(backoff)
+            .when(|f: &Failure| f.retryable && !cancel.load(Ordering::Relaxed))
+            .adjust(|f: &Failure, planned| match (f.retry_after, planned) {
+                // Past the last retry `planned` is None: stop whatever the server says.
+                (Some(after), Some(_)) => Some(after.min(MAX_RETRY_AFTER)),
+                _ => planned,
+            })
+            .notify(|f: &Failure, wait| {
+                tracing::warn!(
+                    source = %self.source,
+                    wait_ms = wait.as_millis() as u64,
+                    "{}; retrying",
+                    f.error.message()
+                );
+            })
+            .await
+            .map_err(|f| f.error.redact(&self.token))
+    }
+
+    async fn attempt(&self, what: &str, body: &Value) -> Result<Value, Failure> {
+        let src = self.source.as_str();
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", self.token.expose())).map_err(|_| {
+                Failure::fatal(SourceError::config(
+                    src,
+                    "token: contains characters not allowed in an HTTP header",
+                ))
+            })?;
+        auth.set_sensitive(true);
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| self.transport(what, &e))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers().get(RETRY_AFTER));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure {
+                error: SourceError::network(
+                    src,
+                    format!("{what}: {} is rate limiting (HTTP 429)", self.base),
+                ),
+                retryable: true,
+                retry_after,
+            });
+        }
+        if status.is_server_error() {
+            return Err(Failure {
+                error: SourceError::server(
+                    src,
+                    format!("{what}: {} answered HTTP {status}", self.endpoint),
+                ),
+                retryable: true,
+                retry_after,
+            });
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Failure::fatal(SourceError::auth(
+                src,
+                format!("{what}: {} answered HTTP {status}", self.endpoint),
+            )));
+        }
+        if !status.is_success() {
+            return Err(Failure::fatal(SourceError::server(
+                src,
+                format!(
+                    "{what}: {} answered HTTP {status} (is the url the OpenCTI base URL?)",
+                    self.endpoint
+                ),
+            )));
+        }
+        let bytes = response.bytes().await.map_err(|e| {
+            Failure::transient(SourceError::network(
+                src,
+                format!("{what}: reply from {} cut short: {}", self.base, chain(&e)),
+            ))
+        })?;
+        let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let error = SourceError::server(
+                src,
+                format!("{what}: reply from {} is not JSON: {e}", self.base),
+            );
+            // A body that ends mid-JSON is a cut connection, worth another try.
+            if e.is_eof() {
+                Failure::transient(error)
+            } else {
+                Failure::fatal(error)
+            }
+        })?;
+        self.graphql_result(what, reply)
+    }
+
+    /// `data`, or the first GraphQL error mapped to a message.
+    fn graphql_result(&self, what: &str, mut reply: Value) -> Result<Value, Failure> {
+        let src = self.source.as_str();
+        if let Some(errors) = reply.get("errors").and_then(Value::as_array) {
+            if let Some(first) = errors.first() {
+                return Err(self.graphql_error(what, first, errors.len()));
+            }
+        }
+        match reply.get_mut("data").map(Value::take) {
+            Some(data @ Value::Object(_)) => Ok(data),
+            _ => Err(Failure::fatal(SourceError::server(
+                src,
+                format!("{what}: reply from {} has no data", self.base),
+            ))),
+        }
+    }
+
+    fn graphql_error(&self, what: &str, err: &Value, count: usize) -> Failure {
+        let src = self.source.as_str();
+        // 5.12 (apollo-errors): `name`; 6.x (Apollo 4): `extensions.code`.
+        let code = err
+            .get("name")
+            .and_then(Value::as_str)
+            .or_else(|| err.pointer("/extensions/code").and_then(Value::as_str))
+            .unwrap_or("UNKNOWN");
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        let more = match count {
+            1 => String::new(),
+            n => format!(" (and {} more errors)", n - 1),
+        };
+        match code {
+            "AUTH_REQUIRED" | "AUTH_FAILURE" => Failure::fatal(SourceError::auth(
+                src,
+                format!("OpenCTI rejected the token for {}", self.base),
+            )),
+            "FORBIDDEN_ACCESS" => Failure::fatal(SourceError::auth(
+                src,
+                format!(
+                    "{what}: the OpenCTI user of the token lacks a capability \
+                     (needs \"Access knowledge\", KNOWLEDGE) on {}: {message}",
+                    self.base
+                ),
+            )),
+            "OTP_REQUIRED" | "OTP_REQUIRED_ACTIVATION" | "LTS_REQUIRED_ACTIVATION" => {
+                Failure::fatal(SourceError::auth(
+                    src,
+                    format!(
+                        "{what}: {} refused the account ({code}): {message}",
+                        self.base
+                    ),
+                ))
+            }
+            "DATABASE_ERROR" | "UNKNOWN_ERROR" | "INTERNAL_SERVER_ERROR" => {
+                Failure::transient(SourceError::server(
+                    src,
+                    format!("{what}: {} failed ({code}): {message}{more}", self.base),
+                ))
+            }
+            "GRAPHQL_VALIDATION_FAILED" => Failure::fatal(SourceError::server(
+                src,
+                format!(
+                    "{what}: {} refused the query as invalid for its schema: {message}{more}",
+                    self.base
+                ),
+            )),
+            _ => Failure::fatal(SourceError::server(
+                src,
+                format!("{what}: {} answered {code}: {message}{more}", self.base),
+            )),
+        }
+    }
+
+    fn transport(&self, what: &str, e: &reqwest::Error) -> Failure {
+        let src = self.source.as_str();
+        let reason = if e.is_timeout() {
+            "timed out".to_string()
+        } else if e.is_connect() {
+            format!("cannot connect: {}", chain(e))
+        } else {
+            chain(e)
+        };
+        let error = SourceError::network(src, format!("{what}: {}: {reason}", self.endpoint));
+        // A request that could not even be built will not build next time.
+        if e.is_builder() {
+            Failure::fatal(error)
+        } else {
+            Failure::transient(error)
+        }
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message is terse).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare on APIs; ignored).
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds() {
+        let v = HeaderValue::from_static("3");
+        assert_eq!(retry_after(Some(&v)), Some(Duration::from_secs(3)));
+        let date = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(retry_after(Some(&date)), None);
+    }
+}
