@@ -302,7 +302,7 @@ impl Exporter {
     /// Writes every list of the layout (empty ones too: a rule naming a list
     /// whose file is missing is dropped by analysisd).
     pub fn finish(self, out: &Path) -> Result<ExportSummary, ExportError> {
-        std::fs::create_dir_all(out).map_err(|source| ExportError::Dir {
+        create_out_dir(out).map_err(|source| ExportError::Dir {
             path: out.to_owned(),
             source,
         })?;
@@ -343,6 +343,27 @@ impl Exporter {
     pub fn exclude(&mut self, reason: &'static str) {
         *self.excluded.entry(reason).or_default() += 1;
     }
+}
+
+/// Creates the output directory like its parent: analysisd (user `wazuh`)
+/// writes `<list>.tmp` and `<list>.cdb` next to each list, so a new
+/// directory under `etc/lists` (`root:wazuh 0770`) gets that group and its
+/// group write bit (best effort: only root may set another group).
+fn create_out_dir(out: &Path) -> std::io::Result<()> {
+    if out.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(out)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if let Some(parent) = out.parent().and_then(|p| std::fs::metadata(p).ok()) {
+            let mode = (parent.mode() & 0o770) | 0o750;
+            std::fs::set_permissions(out, std::fs::Permissions::from_mode(mode))?;
+            let _ = std::os::unix::fs::chown(out, None, Some(parent.gid()));
+        }
+    }
+    Ok(())
 }
 
 /// A malware family for `malware-hashes`: the first label, else the name

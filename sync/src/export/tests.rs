@@ -377,3 +377,21 @@ fn exclusions_mirror_the_index_compiler() {
     assert_eq!(exclusion(&revoked, &all, now), None);
     assert_eq!(exclusion(&expired, &all, now), None);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_output_directory_is_writable_by_the_parents_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists");
+    std::fs::create_dir(&lists).unwrap();
+    std::fs::set_permissions(&lists, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let out = lists.join("intelmatch");
+    export(ExportOptions::default(), &[], &out);
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o770);
+    // Every list exists, even empty: analysisd drops rules naming a missing list.
+    for spec in Layout::Default.lists() {
+        assert_eq!(std::fs::read(out.join(spec.name)).unwrap(), b"");
+    }
+}
