@@ -17,9 +17,10 @@ use super::fsutil::{create_dir, create_dir_all, create_file};
 use super::generation;
 use super::hashes::{hash_width, HashTableBuilder};
 use super::iptable::IpTableBuilder;
+use super::iptable::IpTableStats;
 use super::layout;
 use super::meta::GenerationMeta;
-use super::postings::{PostingsWriter, RecordId};
+use super::postings::{self, PostingsWriter, RecordId};
 use super::records::RecordWriter;
 use super::substrings;
 
@@ -97,7 +98,7 @@ impl KeyArena {
     fn write_fst<W: Write>(
         mut self,
         out: W,
-        postings: &mut PostingsWriter<BufWriter<File>>,
+        postings: &mut PostingsWriter,
     ) -> Result<u64, io::Error> {
         self.sort();
         let mut map = fst::MapBuilder::new(out).map_err(io::Error::other)?;
@@ -124,6 +125,13 @@ impl KeyArena {
         Ok(distinct)
     }
 }
+
+/// Posting areas of the key structures (see [`postings`]).
+const AREA_EXACT: u8 = 0;
+const AREA_DOMAINS: u8 = 1;
+const AREA_HASHES: u8 = 2;
+const AREA_IP: u8 = 3;
+const AREA_SUBSTRINGS: u8 = 4;
 
 /// Collects records and keys, then writes and publishes a generation.
 pub struct IndexBuilder {
@@ -285,43 +293,79 @@ impl IndexBuilder {
         finish_file(out, &strings_path)?;
         drop(strings);
         mark("records", &mut timings);
-        let mut postings = PostingsWriter::new(create(layout::POSTINGS)?);
-
-        let exact_path = tmp.join(layout::EXACT);
+        // The key structures are independent (each fills its own postings
+        // area), so they are built on parallel threads: the exact and domain
+        // FSTs are the slow ones.
         let exact = std::mem::take(&mut self.exact);
-        let mut out = create(layout::EXACT)?;
-        let exact_keys = exact
-            .write_fst(&mut out, &mut postings)
-            .map_err(err(&exact_path, "write"))?;
-        finish_file(out, &exact_path)?;
-        mark("exact", &mut timings);
-
-        let hashes_path = tmp.join(layout::HASHES);
-        let hashes = std::mem::take(&mut self.hashes);
-        let mut out = create(layout::HASHES)?;
-        let hash_keys = hashes
-            .write(&mut out, &mut |ids| postings.push(ids))
-            .map_err(err(&hashes_path, "write"))?;
-        finish_file(out, &hashes_path)?;
-        mark("hashes", &mut timings);
-
-        let domains_path = tmp.join(layout::DOMAINS);
         let domains = std::mem::take(&mut self.domains);
-        let mut out = create(layout::DOMAINS)?;
-        let domain_keys = domains
-            .write_fst(&mut out, &mut postings)
-            .map_err(err(&domains_path, "write"))?;
-        finish_file(out, &domains_path)?;
-        mark("domains", &mut timings);
-
-        let ip_path = tmp.join(layout::IP);
+        let hashes = std::mem::take(&mut self.hashes);
         let ip = std::mem::take(&mut self.ip);
-        let mut out = create(layout::IP)?;
-        let ip_stats = ip
-            .write(&mut out, &mut |ids| postings.push(ids))
-            .map_err(err(&ip_path, "write"))?;
-        finish_file(out, &ip_path)?;
-        mark("ip", &mut timings);
+        type Built<T> = Result<(T, PostingsWriter, u64), BuildError>;
+        let fst_job = |arena: KeyArena, name: &'static str, area: u8| {
+            let create = &create;
+            let tmp = &tmp;
+            move || -> Built<u64> {
+                let t = Instant::now();
+                let path = tmp.join(name);
+                let mut postings = PostingsWriter::new(area);
+                let mut out = create(name)?;
+                let keys = arena
+                    .write_fst(&mut out, &mut postings)
+                    .map_err(err(&path, "write"))?;
+                finish_file(out, &path)?;
+                Ok((keys, postings, t.elapsed().as_millis() as u64))
+            }
+        };
+        let (exact, domains, hashes, ip) = std::thread::scope(|scope| {
+            let exact = scope.spawn(fst_job(exact, layout::EXACT, AREA_EXACT));
+            let domains = scope.spawn(fst_job(domains, layout::DOMAINS, AREA_DOMAINS));
+            let hashes = (|| -> Built<u64> {
+                let t = Instant::now();
+                let path = tmp.join(layout::HASHES);
+                let mut postings = PostingsWriter::new(AREA_HASHES);
+                let mut out = create(layout::HASHES)?;
+                let keys = hashes
+                    .write(&mut out, &mut |ids| postings.push(ids))
+                    .map_err(err(&path, "write"))?;
+                finish_file(out, &path)?;
+                Ok((keys, postings, t.elapsed().as_millis() as u64))
+            })();
+            let ip = (|| -> Built<IpTableStats> {
+                let t = Instant::now();
+                let path = tmp.join(layout::IP);
+                let mut postings = PostingsWriter::new(AREA_IP);
+                let mut out = create(layout::IP)?;
+                let stats = ip
+                    .write(&mut out, &mut |ids| postings.push(ids))
+                    .map_err(err(&path, "write"))?;
+                finish_file(out, &path)?;
+                Ok((stats, postings, t.elapsed().as_millis() as u64))
+            })();
+            let joined = |h: std::thread::ScopedJoinHandle<'_, Built<u64>>| {
+                h.join().unwrap_or_else(|_| {
+                    Err(BuildError {
+                        path: tmp.clone(),
+                        action: "build",
+                        source: io::Error::other("index build thread panicked"),
+                    })
+                })
+            };
+            (joined(exact), joined(domains), hashes, ip)
+        });
+        let (exact_keys, exact_postings, exact_ms) = exact?;
+        let (domain_keys, domain_postings, domains_ms) = domains?;
+        let (hash_keys, hash_postings, hashes_ms) = hashes?;
+        let (ip_stats, ip_postings, ip_ms) = ip?;
+        for (phase, ms) in [
+            ("exact", exact_ms),
+            ("domains", domains_ms),
+            ("hashes", hashes_ms),
+            ("ip", ip_ms),
+        ] {
+            timings.insert(phase.to_string(), ms);
+        }
+        mark("structures", &mut timings);
+        let mut postings = PostingsWriter::new(AREA_SUBSTRINGS);
 
         let sub_path = tmp.join(layout::SUBSTRINGS);
         let mut subs = std::mem::take(&mut self.substrings);
@@ -348,7 +392,20 @@ impl IndexBuilder {
         substrings::write(&mut out, &entries).map_err(err(&sub_path, "write"))?;
         finish_file(out, &sub_path)?;
 
-        finish_file(postings.into_inner(), &tmp.join(layout::POSTINGS))?;
+        let postings_path = tmp.join(layout::POSTINGS);
+        let mut out = create(layout::POSTINGS)?;
+        postings::write(
+            &mut out,
+            &[
+                exact_postings,
+                domain_postings,
+                hash_postings,
+                ip_postings,
+                postings,
+            ],
+        )
+        .map_err(err(&postings_path, "write"))?;
+        finish_file(out, &postings_path)?;
         mark("substrings_postings", &mut timings);
 
         let mut files = BTreeMap::new();

@@ -341,11 +341,11 @@ mod tests {
             }
             // A shared key lists both records.
             b.add(Kind::Md5, &keys[0].0, 16, 777_777);
-            let mut postings = PostingsWriter::new(Vec::new());
+            let mut postings = PostingsWriter::new(0);
             let mut out = Vec::new();
             let distinct = b.write(&mut out, &mut |ids| postings.push(ids)).unwrap();
             assert_eq!(distinct, 2 * n);
-            let p = postings.into_inner();
+            let p = postings.into_bytes();
             let t = HashTable::open(&out).unwrap();
             assert_eq!(t.sections.iter().any(|s| s.buckets != 0), n >= 4096);
             for (i, (md5, sha)) in keys.iter().enumerate() {

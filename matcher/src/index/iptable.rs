@@ -540,10 +540,10 @@ mod tests {
         for (a, l, r) in entries {
             b.add(a.parse().unwrap(), *l, *r);
         }
-        let mut postings = PostingsWriter::new(Vec::new());
+        let mut postings = PostingsWriter::new(0);
         let mut out = Vec::new();
         b.write(&mut out, &mut |ids| postings.push(ids)).unwrap();
-        (out, postings.into_inner())
+        (out, postings.into_bytes())
     }
 
     fn hits(

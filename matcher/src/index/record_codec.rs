@@ -75,9 +75,39 @@ pub(super) fn kind_from_code(code: u8) -> Option<RecordKind> {
     })
 }
 
+/// The last time string seen and its compact form: records of one source
+/// tend to share `valid_until`/`valid_from`, and chrono parsing plus printing
+/// it back for every record is a visible part of a 10M build.
+#[derive(Default)]
+pub struct TimeCache {
+    last: String,
+    compact: Option<(u64, i64)>,
+}
+
+impl TimeCache {
+    fn compact(&mut self, t: &str) -> Option<(u64, i64)> {
+        if self.last != t {
+            self.last.clear();
+            self.last.push_str(t);
+            self.compact = compact_time(t);
+        }
+        self.compact
+    }
+
+    /// Unix seconds of an RFC 3339 time, as [`Record::valid_until_unix`] gives.
+    pub fn unix_secs(&mut self, t: &str) -> Option<i64> {
+        match self.compact(t) {
+            Some((TIME_SECS, v)) => Some(v),
+            Some((_, millis)) => Some(millis.div_euclid(1000)),
+            None => DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp()),
+        }
+    }
+}
+
 /// Encodes record bodies, interning into one shared string table.
 pub struct Encoder<'t> {
     pub strings: &'t mut StringTableWriter,
+    pub times: &'t mut TimeCache,
     pub out: &'t mut Vec<u8>,
 }
 
@@ -197,7 +227,7 @@ impl Encoder<'_> {
 
     fn pattern(&mut self, p: &str, name: &str) {
         if !name.is_empty() {
-            if let Some(at) = p.find(name) {
+            if let Some(at) = memchr::memmem::find(p.as_bytes(), name.as_bytes()) {
                 let (prefix, suffix) = (&p[..at], &p[at + name.len()..]);
                 if prefix.len() <= super::strings::MAX_INTERNED_LEN
                     && suffix.len() <= super::strings::MAX_INTERNED_LEN
@@ -214,7 +244,7 @@ impl Encoder<'_> {
     }
 
     fn time(&mut self, t: &str) {
-        if let Some((tag, v)) = compact_time(t) {
+        if let Some((tag, v)) = self.times.compact(t) {
             varint(self.out, tag);
             varint(self.out, zigzag(v));
         } else {
@@ -510,6 +540,7 @@ mod tests {
         let mut out = Vec::new();
         Encoder {
             strings: &mut strings,
+            times: &mut TimeCache::default(),
             out: &mut out,
         }
         .record(r)
@@ -586,6 +617,21 @@ mod tests {
     }
 
     #[test]
+    fn cached_times_agree_with_chrono() {
+        let mut c = TimeCache::default();
+        for t in [
+            "2099-01-01T00:00:00Z",
+            "2099-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.500Z",
+            "2024-05-01T10:00:00+02:00",
+            "garbage",
+        ] {
+            let want = DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp());
+            assert_eq!(c.unix_secs(t), want, "{t}");
+        }
+    }
+
+    #[test]
     fn damaged_bodies_are_errors_not_panics() {
         let mut strings = StringTableWriter::default();
         let mut out = Vec::new();
@@ -597,6 +643,7 @@ mod tests {
         };
         Encoder {
             strings: &mut strings,
+            times: &mut TimeCache::default(),
             out: &mut out,
         }
         .record(&r)

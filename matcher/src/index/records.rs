@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use crate::record::{Record, RecordKind};
 
 use super::postings::RecordId;
-use super::record_codec::{kind_code, kind_from_code, Decoder, Encoder};
+use super::record_codec::{kind_code, kind_from_code, Decoder, Encoder, TimeCache};
 use super::strings::{StringTableWriter, Strings};
 
 pub const HEADER_LEN: usize = 32;
@@ -57,6 +57,7 @@ pub struct RecordWriter<D: Write, I: Write> {
     count: u32,
     scratch: Vec<u8>,
     strings: StringTableWriter,
+    times: TimeCache,
 }
 
 impl<D: Write, I: Write> RecordWriter<D, I> {
@@ -68,6 +69,7 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
             count: 0,
             scratch: Vec::with_capacity(512),
             strings: StringTableWriter::default(),
+            times: TimeCache::default(),
         }
     }
 
@@ -82,6 +84,7 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
         self.scratch.clear();
         Encoder {
             strings: &mut self.strings,
+            times: &mut self.times,
             out: &mut self.scratch,
         }
         .record(record)
@@ -109,7 +112,11 @@ impl<D: Write, I: Write> RecordWriter<D, I> {
             .score
             .map(|s| s.clamp(i64::from(i32::MIN + 1), i64::from(i32::MAX)) as i32)
             .unwrap_or(NO_SCORE);
-        let until = record.valid_until_unix().unwrap_or(NO_EXPIRY);
+        let until = record
+            .valid_until
+            .as_deref()
+            .and_then(|t| self.times.unix_secs(t))
+            .unwrap_or(NO_EXPIRY);
 
         let mut h = [0u8; HEADER_LEN];
         h[0..8].copy_from_slice(&self.offset.to_le_bytes());

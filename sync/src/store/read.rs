@@ -259,12 +259,27 @@ fn observable_entries(
     )
 }
 
+/// A text column borrowed from the row (no allocation per row).
+fn text_at<'r>(r: &'r Row<'_>, col: usize, name: &str) -> Result<&'r str, StoreError> {
+    r.get_ref(col)?
+        .as_str()
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
 fn key_at(r: &Row<'_>, col: usize) -> Result<MatchKey, StoreError> {
     Ok(MatchKey {
-        kind: kind_from_str(&r.get::<_, String>(col)?)?,
+        kind: kind_from_str(text_at(r, col, "kind")?)?,
         key: r.get(col + 1)?,
-        method: method_from_str(&r.get::<_, String>(col + 2)?)?,
+        method: method_from_str(text_at(r, col + 2, "method")?)?,
     })
+}
+
+/// The `extra` JSON object; most rows have none, so `{}` skips the parser.
+fn extra_at(r: &Row<'_>, col: usize) -> Result<Map<String, Value>, StoreError> {
+    match text_at(r, col, "extra")? {
+        "{}" => Ok(Map::new()),
+        text => map_from_json("extra", text),
+    }
 }
 
 /// Keys of one owner; `column` is `indicator_id` or `observable_id`.
@@ -300,12 +315,12 @@ fn extra_default(extra: &mut Map<String, Value>, key: &str, value: Option<String
 /// Builds a record from [`INDICATOR_COLS`].
 pub(crate) fn indicator_record(r: &Row<'_>, sources: &Sources) -> Result<Record, StoreError> {
     let (source, source_type) = source_of(sources, r.get(1)?)?;
-    let mut extra = map_from_json("extra", &r.get::<_, String>(19)?)?;
+    let mut extra = extra_at(r, 19)?;
     extra_default(&mut extra, "standard_id", r.get(3)?);
     Ok(Record {
         source,
         source_type,
-        record_kind: record_kind_from_str(&r.get::<_, String>(4)?)?,
+        record_kind: record_kind_from_str(text_at(r, 4, "record_kind")?)?,
         id: r.get(2)?,
         name: r.get(5)?,
         pattern: r.get(6)?,
@@ -330,7 +345,7 @@ pub(crate) fn indicator_record(r: &Row<'_>, sources: &Sources) -> Result<Record,
 /// Builds a record from [`OBSERVABLE_COLS`]: the display value is its name.
 fn observable_record(r: &Row<'_>, sources: &Sources) -> Result<Record, StoreError> {
     let (source, source_type) = source_of(sources, r.get(1)?)?;
-    let mut extra = map_from_json("extra", &r.get::<_, String>(12)?)?;
+    let mut extra = extra_at(r, 12)?;
     extra_default(&mut extra, "standard_id", r.get(3)?);
     extra_default(&mut extra, "entity_type", r.get(4)?);
     Ok(Record {

@@ -395,7 +395,12 @@ impl Writer<'_> {
 }
 
 pub(crate) fn json_strings(r: &Row<'_>, idx: usize, col: &str) -> Result<Vec<String>, StoreError> {
-    strings_from_json(col, &r.get::<_, String>(idx)?)
+    let text = r.get_ref(idx)?;
+    match text.as_str() {
+        Ok("[]") => Ok(Vec::new()),
+        Ok(text) => strings_from_json(col, text),
+        Err(e) => Err(StoreError::Corrupt(format!("column {col}: {e}"))),
+    }
 }
 
 #[cfg(test)]
