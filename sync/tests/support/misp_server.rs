@@ -80,6 +80,8 @@ pub struct World {
     pub warninglists: Vec<(u64, Value, bool)>,
     /// Every request: method, path, JSON body (or null), Authorization header.
     pub log: Vec<(String, String, Value)>,
+    /// Time spent answering restSearch (benchmark: the stand-in's share).
+    pub search_time: std::time::Duration,
 }
 
 impl World {
@@ -99,6 +101,7 @@ impl World {
             ignore_order: false,
             warninglists: Vec::new(),
             log: Vec::new(),
+            search_time: std::time::Duration::ZERO,
         }
     }
 
@@ -385,7 +388,10 @@ fn route(
                 }
             }
             w.searches += 1;
-            rest_search(w, body)
+            let started = std::time::Instant::now();
+            let r = rest_search(w, body);
+            w.search_time += started.elapsed();
+            r
         }
         ("POST", "/warninglists/index") => {
             let rows: Vec<Value> = w
