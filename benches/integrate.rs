@@ -2,6 +2,8 @@
 //! generation: parse a typical 1.5–2 KB Sysmon alert, extract, look up,
 //! decode the hit records and render the events. `cargo bench --bench integrate`.
 
+#[path = "support/site.rs"]
+mod site;
 #[path = "support/synth.rs"]
 mod synth;
 
@@ -11,36 +13,19 @@ use intelmatch::wazuh::extract::{parse_alert, ExtractOptions};
 use intelmatch::wazuh::profile::{self, AlertContext, Profile, ProfileOptions};
 use matcher::index::Index;
 use matcher::lookup::LookupOptions;
-use matcher::normalize::{self, AddrClass};
 use matcher::Kind;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const N: u64 = 1_000_000;
 
-fn fixture(name: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/alerts")
-        .join(name);
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
-
 /// A public IPv4 and a domain that the synthetic generation holds.
 fn known_values() -> (String, String) {
-    let keys = synth::sample_keys(20_000, 1);
-    let ip = keys
-        .iter()
-        .filter(|k| k.kind == Kind::Ipv4 && !k.key.contains('/'))
-        .find(|k| normalize::classify(k.key.parse().unwrap()) == AddrClass::Public)
-        .unwrap()
-        .key
-        .clone();
-    let domain = keys
-        .iter()
+    let domain = synth::sample_keys(20_000, 1)
+        .into_iter()
         .find(|k| k.kind == Kind::Domain)
         .unwrap()
-        .key
-        .clone();
-    (ip, domain)
+        .key;
+    (site::public_ipv4(), domain)
 }
 
 fn bench(c: &mut Criterion) {
@@ -48,14 +33,16 @@ fn bench(c: &mut Criterion) {
     let index = Index::open(&dir).unwrap();
     let (ip, domain) = known_values();
 
-    let mut hit = fixture("sysmon-eid3-ipv4.json");
+    let mut hit = site::fixture("sysmon-eid3-ipv4.json");
     hit["data"]["win"]["eventdata"]["destinationIp"] = json!(ip);
     hit["data"]["win"]["eventdata"]["destinationHostname"] = json!(format!("cdn.{domain}"));
     let hit = hit.to_string().into_bytes();
-    let miss = fixture("sysmon-eid1-process-create.json")
+    let miss = site::fixture("sysmon-eid1-process-create.json")
         .to_string()
         .into_bytes();
-    let dns = fixture("sysmon-eid22-cname.json").to_string().into_bytes();
+    let dns = site::fixture("sysmon-eid22-cname.json")
+        .to_string()
+        .into_bytes();
 
     let mut enricher = Enricher::new(&index, LookupOptions::default(), ExtractOptions::default());
     let mut run = |bytes: &[u8]| {

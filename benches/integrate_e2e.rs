@@ -14,53 +14,26 @@
 
 #[path = "support/queue.rs"]
 mod queue;
+#[path = "support/site.rs"]
+mod site;
 #[path = "support/synth.rs"]
 mod synth;
 
-use std::path::Path;
 use std::process::Command;
 
-use matcher::normalize::{self, AddrClass};
-use matcher::Kind;
 use serde_json::{json, Value};
 
 const N: u64 = 1_000_000;
 
 fn main() {
     let index = synth::index_dir(N);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e");
-    let _ = std::fs::remove_dir_all(&root);
-    let home = root.join("ossec");
-    for d in ["queue/sockets", "logs", "var/run"] {
-        std::fs::create_dir_all(home.join(d)).unwrap();
-    }
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    std::os::unix::fs::symlink(&index, root.join("data/index")).unwrap();
-    let config = root.join("intelmatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"data\"\n[wazuh]\nhome = \"{}\"\n",
-            home.display()
-        ),
-    )
-    .unwrap();
+    let site::Site { root, home, config } =
+        site::Site::new("bench-e2e", &index, &["queue/sockets", "logs", "var/run"]);
     let options = root.join("custom-intelmatch-1-1.options");
     std::fs::write(&options, json!({"config": config}).to_string()).unwrap();
 
-    let ip = synth::sample_keys(20_000, 1)
-        .into_iter()
-        .find(|k| {
-            k.kind == Kind::Ipv4
-                && !k.key.contains('/')
-                && normalize::classify(k.key.parse().unwrap()) == AddrClass::Public
-        })
-        .unwrap()
-        .key;
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/alerts/sysmon-eid3-ipv4.json");
-    let mut alert: Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
-    alert["data"]["win"]["eventdata"]["destinationIp"] = json!(ip);
+    let mut alert = site::fixture("sysmon-eid3-ipv4.json");
+    alert["data"]["win"]["eventdata"]["destinationIp"] = json!(site::public_ipv4());
     let alert_file = root.join("custom-intelmatch-1-1.alert");
     std::fs::write(&alert_file, format!("{alert}\n")).unwrap();
 

@@ -10,26 +10,18 @@
 
 #[path = "support/queue.rs"]
 mod queue;
+#[path = "support/site.rs"]
+mod site;
 #[path = "support/synth.rs"]
 mod synth;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use matcher::normalize::{self, AddrClass};
-use matcher::Kind;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const N: u64 = 1_000_000;
-
-fn fixture(name: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/alerts")
-        .join(name);
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
 
 fn main() {
     let alerts: usize = std::env::args()
@@ -37,38 +29,17 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(300_000);
     let index = synth::index_dir(N);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-watch");
-    let _ = std::fs::remove_dir_all(&root);
-    let home = root.join("ossec");
-    for d in ["queue/sockets", "logs/alerts", "var/run"] {
-        std::fs::create_dir_all(home.join(d)).unwrap();
-    }
-    std::fs::create_dir_all(root.join("data")).unwrap();
-    std::os::unix::fs::symlink(&index, root.join("data/index")).unwrap();
-    let config = root.join("intelmatch.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"data\"\n[wazuh]\nhome = \"{}\"\n",
-            home.display()
-        ),
-    )
-    .unwrap();
-
-    let hit_ip = synth::sample_keys(20_000, 1)
-        .into_iter()
-        .find(|k| {
-            k.kind == Kind::Ipv4
-                && !k.key.contains('/')
-                && normalize::classify(k.key.parse().unwrap()) == AddrClass::Public
-        })
-        .unwrap()
-        .key;
+    let site::Site { home, config, .. } = site::Site::new(
+        "bench-watch",
+        &index,
+        &["queue/sockets", "logs/alerts", "var/run"],
+    );
+    let hit_ip = site::public_ipv4();
     let templates = [
-        fixture("sysmon-eid3-ipv4.json"),
-        fixture("sysmon-eid22-cname.json"),
-        fixture("sysmon-eid1-two-groups.json"),
-        fixture("sysmon-eid7-image-load.json"),
+        site::fixture("sysmon-eid3-ipv4.json"),
+        site::fixture("sysmon-eid22-cname.json"),
+        site::fixture("sysmon-eid1-two-groups.json"),
+        site::fixture("sysmon-eid7-image-load.json"),
     ];
     let file = home.join("logs/alerts/alerts.json");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());

@@ -25,7 +25,7 @@ use crate::wazuh::argv::{read_options_file, IntegrateArgs, ParsedOptions};
 use crate::wazuh::enrich::Enricher;
 use crate::wazuh::extract::{is_own_event, parse_alert, MAX_ALERT_BYTES};
 use crate::wazuh::location::reply_location;
-use crate::wazuh::profile::{self, AlertContext, ProfileOptions};
+use crate::wazuh::profile::{self, AlertContext};
 use crate::wazuh::sender::{QueueError, QueueSender};
 use crate::wazuh::throttle::ErrorThrottle;
 
@@ -55,15 +55,6 @@ pub fn main_from_integratord() -> ExitCode {
     run(None, &args)
 }
 
-/// The profile named by the executable: `custom-opencti` → opencti, ...
-fn profile_from_exe(name: Option<&str>) -> Option<Profile> {
-    match name? {
-        "custom-opencti" => Some(Profile::Opencti),
-        "custom-misp" => Some(Profile::Misp),
-        _ => None,
-    }
-}
-
 /// Profile order (contract §4): options → config → executable name → native.
 fn choose_profile(
     options: &ParsedOptions,
@@ -79,7 +70,7 @@ fn choose_profile(
     }
     let p = config
         .and_then(|c| c.wazuh.profile)
-        .or_else(|| profile_from_exe(exe))
+        .or_else(|| exe.and_then(Profile::for_integration_name))
         .unwrap_or(Profile::Native);
     (p, warning)
 }
@@ -216,12 +207,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         profile,
         &ctx,
         enriched.hits,
-        &ProfileOptions {
-            max_events: config.matching.max_events_per_alert,
-            include_revoked: config.matching.include_revoked,
-            min_score: config.matching.min_score,
-            ..ProfileOptions::default()
-        },
+        &config.matching.profile_options(),
     );
     tracing::debug!(
         "alert {}: {} candidates, {hits} hits, {} suppressed by warninglists, {} events",
@@ -278,7 +264,7 @@ fn read_alert(path: &Path) -> Result<Value, String> {
 }
 
 /// `id` and rule of an alert, for log lines.
-fn alert_id(alert: &Value) -> String {
+pub fn alert_id(alert: &Value) -> String {
     let id = alert.get("id").and_then(Value::as_str).unwrap_or("?");
     let rule = alert
         .pointer("/rule/id")

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use matcher::index::Index;
 use serde_json::Value;
 
-use super::integrate::OWN_TAGS;
+use super::integrate::{alert_id, OWN_TAGS};
 use super::Failure;
 use crate::cli::MatchArgs;
 use crate::config::{Config, Profile};
@@ -119,17 +119,12 @@ impl<W: Write> Matcher<'_, W> {
     }
 
     fn profile_options(&self) -> ProfileOptions {
-        ProfileOptions {
-            // Show every hit: the cap is for what reaches analysisd.
-            max_events: if self.events_profile.is_some() {
-                self.config.matching.max_events_per_alert
-            } else {
-                usize::MAX
-            },
-            include_revoked: self.config.matching.include_revoked,
-            min_score: self.config.matching.min_score,
-            ..ProfileOptions::default()
+        let mut opts = self.config.matching.profile_options();
+        // Show every hit: the cap is for what reaches analysisd.
+        if self.events_profile.is_none() {
+            opts.max_events = usize::MAX;
         }
+        opts
     }
 
     fn line(&mut self, s: &str) -> Result<(), Failure> {
@@ -171,12 +166,7 @@ fn hit_line(h: &ResolvedHit) -> String {
 }
 
 fn alert_label(alert: &Value) -> String {
-    let id = alert.get("id").and_then(Value::as_str).unwrap_or("?");
-    let rule = alert
-        .pointer("/rule/id")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    format!("alert {id} (rule {rule})")
+    format!("alert {}", alert_id(alert))
 }
 
 fn plural(n: usize) -> &'static str {

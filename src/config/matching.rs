@@ -61,6 +61,16 @@ impl MatchingConfig {
     }
 
     /// The compile-time filters of the index.
+    /// How hits become events on the per-alert path (integrate, watch, match).
+    pub fn profile_options(&self) -> crate::wazuh::profile::ProfileOptions {
+        crate::wazuh::profile::ProfileOptions {
+            max_events: self.max_events_per_alert,
+            include_revoked: self.include_revoked,
+            min_score: self.min_score,
+            ..Default::default()
+        }
+    }
+
     pub fn compile_options(&self) -> store::compile::CompileOptions {
         store::compile::CompileOptions {
             min_score: self.min_score,

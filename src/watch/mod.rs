@@ -122,12 +122,7 @@ pub fn run(
         ..WatchStats::default()
     };
     let index_dir = config.index_dir();
-    let profile_opts = ProfileOptions {
-        max_events: config.matching.max_events_per_alert,
-        include_revoked: config.matching.include_revoked,
-        min_score: config.matching.min_score,
-        ..ProfileOptions::default()
-    };
+    let profile_opts = config.matching.profile_options();
     tracing::info!(
         "watching {} (profile {profile}, position kept in {})",
         opts.file.display(),

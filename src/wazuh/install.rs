@@ -11,6 +11,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::profile::Profile;
+
 /// The native rule pack, embedded so an installed binary carries it.
 pub const RULE_PACK: &str = include_str!("../../wazuh/rules/intelmatch_rules.xml");
 /// Where the rule pack goes under the Wazuh home.
@@ -114,11 +116,7 @@ impl InstallPlan {
     pub fn ossec_conf(&self, config: &Path) -> String {
         let mut out = String::new();
         for name in &self.names {
-            let profile = match name.as_str() {
-                "custom-opencti" => "opencti",
-                "custom-misp" => "misp",
-                _ => "native",
-            };
+            let profile = Profile::for_integration_name(name).unwrap_or(Profile::Native);
             let _ = write!(
                 out,
                 "<integration>\n  <name>{name}</name>\n  <group>{INTEGRATION_GROUPS}</group>\n  \

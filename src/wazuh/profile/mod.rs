@@ -51,6 +51,16 @@ impl Profile {
         }
     }
 
+    /// The profile an integration file name stands for: `custom-opencti` and
+    /// `custom-misp` are the drop-in names; any other name has none.
+    pub fn for_integration_name(name: &str) -> Option<Profile> {
+        match name {
+            "custom-opencti" => Some(Profile::Opencti),
+            "custom-misp" => Some(Profile::Misp),
+            _ => None,
+        }
+    }
+
     /// The location tag of the datagrams, which is also the `integration` value
     /// where the profile sends one.
     pub fn tag(self) -> &'static str {
