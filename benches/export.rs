@@ -10,19 +10,13 @@
 
 #[path = "support/synth.rs"]
 mod synth;
+#[path = "support/usage.rs"]
+mod usage;
 
 use std::time::Instant;
 
 use store::export::{ExportOptions, ExportSummary, Exporter};
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+use usage::peak_rss_mib;
 
 fn export(n: u64, out: &std::path::Path) -> (f64, f64, ExportSummary) {
     let start = Instant::now();
