@@ -1,7 +1,8 @@
 //! The per-alert path end to end, as integratord pays for it: spawn the binary,
 //! map a 1M-indicator generation, extract, match and send one datagram to a
 //! bound queue socket, timed by hyperfine against spawning `/bin/true` in the
-//! same run.
+//! same run, both as `intelmatch integrate` and as the installed
+//! `custom-intelmatch` copy.
 //!
 //! ```text
 //! cargo build --release
@@ -41,17 +42,24 @@ fn main() {
 
     let bin = std::env::var("INTELMATCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_intelmatch").to_string());
-    let integrate = format!(
-        "{bin} integrate {} '' '' '' {} 10 3",
+    // As installed on a manager: a copy named custom-*, argv exactly integratord's.
+    let installed = root.join("custom-intelmatch");
+    let _ = std::fs::remove_file(&installed);
+    std::fs::copy(&bin, &installed).unwrap();
+    let argv = format!(
+        "{} '' '' '' {} 10 3",
         alert_file.display(),
         options.display()
     );
+    let integrate = format!("{bin} integrate {argv}");
+    let custom = format!("{} {argv}", installed.display());
     let export = root.join("hyperfine.json");
     let status = Command::new("hyperfine")
         .args(["-N", "--warmup", "100", "--runs", "2000", "--export-json"])
         .arg(&export)
         .arg("/bin/true")
         .arg(&integrate)
+        .arg(&custom)
         .status()
         .expect("hyperfine not found: apt-get install hyperfine");
     assert!(status.success());
@@ -59,10 +67,11 @@ fn main() {
 
     let results: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     let median = |i: usize| results["results"][i]["median"].as_f64().unwrap() * 1e6;
-    let (t, m) = (median(0), median(1));
+    let (t, m, c) = (median(0), median(1), median(2));
     println!(
-        "\nmedian /bin/true {t:.0} µs, intelmatch integrate {m:.0} µs: ratio {:.2} ({} datagrams received)",
+        "\nmedians: /bin/true {t:.0} µs; intelmatch integrate {m:.0} µs (ratio {:.2}); \
+         custom-intelmatch {c:.0} µs (ratio {:.2}); {received} datagrams received",
         m / t,
-        received
+        c / t,
     );
 }

@@ -7,5 +7,6 @@ pub mod commands;
 pub mod config;
 pub mod intel;
 pub mod logging;
+pub mod start;
 pub mod watch;
 pub mod wazuh;

@@ -9,25 +9,22 @@
 //! Secrets cannot reach a log: the config types print them masked and a
 //! resolved secret has no `Display` (see `store::config::Secret`).
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tracing::level_filters::LevelFilter;
-use tracing::{Dispatch, Event, Subscriber};
-use tracing_subscriber::filter::{EnvFilter, Targets};
-use tracing_subscriber::fmt::format::Writer;
+use tracing::Dispatch;
+use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Filter, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// The crates whose events `-v` makes more verbose (tracing targets are module
 /// paths, which start with the library name).
+mod integrate;
+
 const OUR_TARGETS: [&str; 3] = ["intelmatch", "matcher", "store"];
 
 /// `--log-format`.
@@ -64,13 +61,6 @@ pub enum LogError {
     AlreadySet,
 }
 
-/// Where [`init_integrate`] ended up writing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogTarget {
-    File,
-    Stderr,
-}
-
 /// Set up logging for a command. `-v`/`-q` win over `RUST_LOG`; a `RUST_LOG`
 /// that does not parse is ignored with a warning.
 pub fn init(opts: &LogOptions) -> Result<(), LogError> {
@@ -103,28 +93,10 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
 /// argument or the options file) asks for debug lines. Never fails: an
 /// integration must not die for want of a log. A subscriber already set up is
 /// kept.
-pub fn init_integrate(log_file: &Path, debug: bool) -> LogTarget {
-    let (writer, target, open_error) = integrate_writer(log_file);
+pub fn init_integrate(log_file: &Path, debug: bool) {
+    let log = integrate::IntegrateLog::new(log_file.to_path_buf(), debug);
     // Setting up twice (tests, or a caller that already did) is not an error here.
-    let _ = integrate_dispatch(debug, writer).try_init();
-    if let Some(err) = open_error {
-        tracing::warn!(
-            "cannot append to {} ({err}); logging to stderr",
-            log_file.display()
-        );
-    }
-    target
-}
-
-fn integrate_writer(log_file: &Path) -> (BoxMakeWriter, LogTarget, Option<std::io::Error>) {
-    match open_log_file(log_file) {
-        Ok(file) => (BoxMakeWriter::new(Mutex::new(file)), LogTarget::File, None),
-        Err(err) => (
-            BoxMakeWriter::new(std::io::stderr),
-            LogTarget::Stderr,
-            Some(err),
-        ),
-    }
+    let _ = tracing::subscriber::set_global_default(log);
 }
 
 /// Append-only, created 0640: logs may name indicators and hosts.
@@ -200,51 +172,6 @@ where
             .boxed(),
     };
     Dispatch::new(Registry::default().with(layer))
-}
-
-fn integrate_dispatch(debug: bool, writer: BoxMakeWriter) -> Dispatch {
-    let ours = if debug {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::WARN
-    };
-    let filter = Targets::new()
-        .with_default(LevelFilter::WARN)
-        .with_targets(OUR_TARGETS.map(|t| (t, ours)));
-    let layer = tracing_subscriber::fmt::layer()
-        .event_format(IntegrateLine)
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_filter(filter);
-    Dispatch::new(Registry::default().with(layer))
-}
-
-/// `2026-01-01T12:00:00.000Z intelmatch[4242] WARN: message key=value`: the
-/// pid tells apart the concurrent processes integratord starts, all writing to
-/// one shared file.
-struct IntegrateLine;
-
-impl<S, N> FormatEvent<S, N> for IntegrateLine
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        write!(
-            writer,
-            "{} intelmatch[{}] {}: ",
-            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-            std::process::id(),
-            event.metadata().level()
-        )?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
-    }
 }
 
 #[cfg(test)]
@@ -371,61 +298,5 @@ pub(crate) mod tests {
         assert_eq!(line["message"], "stale");
         assert_eq!(line["count"], 3);
         assert_eq!(line["target"], "store::sqlite");
-    }
-
-    #[test]
-    fn integrate_lines_and_debug_switch() {
-        let out = Captured::default();
-        tracing::dispatcher::with_default(&integrate_dispatch(false, out.writer()), || {
-            tracing::info!(target: "intelmatch::integrate", "per-alert noise");
-            tracing::warn!(target: "intelmatch::integrate", alert = "1.2", "index is stale");
-        });
-        let text = out.text();
-        assert!(!text.contains("noise"), "{text}");
-        let line = text.lines().next().unwrap();
-        let pid = format!(
-            " intelmatch[{}] WARN: index is stale alert=\"1.2\"",
-            std::process::id()
-        );
-        assert!(line.ends_with(&pid), "{line}");
-        assert!(
-            line.starts_with("20") && line[..24].ends_with('Z'),
-            "{line}"
-        );
-
-        let out = Captured::default();
-        tracing::dispatcher::with_default(&integrate_dispatch(true, out.writer()), || {
-            tracing::debug!(target: "intelmatch::integrate", "candidates: 3");
-            tracing::debug!(target: "hyper", "not ours");
-        });
-        let text = out.text();
-        assert!(text.contains("DEBUG: candidates: 3"), "{text}");
-        assert!(!text.contains("not ours"), "{text}");
-    }
-
-    #[test]
-    fn integrate_log_file_is_appended_or_falls_back_to_stderr() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("integrations.log");
-        std::fs::write(&path, "earlier line\n").unwrap();
-        let (writer, target, err) = integrate_writer(&path);
-        assert_eq!(target, LogTarget::File);
-        assert!(err.is_none());
-        tracing::dispatcher::with_default(&integrate_dispatch(false, writer), || {
-            tracing::error!(target: "intelmatch", "cannot map index");
-        });
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("earlier line\n"), "{text}");
-        assert!(text.contains("ERROR: cannot map index"), "{text}");
-
-        let fresh = dir.path().join("new.log");
-        drop(open_log_file(&fresh).unwrap());
-        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & !0o640, 0, "created with mode {mode:o}");
-
-        let (_, target, err) = integrate_writer(&dir.path().join("no/such/dir/x.log"));
-        assert_eq!(target, LogTarget::Stderr);
-        assert!(err.is_some());
     }
 }

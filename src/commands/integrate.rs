@@ -41,9 +41,14 @@ pub fn invoked_as_integration() -> bool {
     exe_name().is_some_and(|n| n.starts_with("custom-"))
 }
 
-fn exe_name() -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.file_name()?.to_string_lossy().into_owned())
+/// The executable's file name, read once (`/proc/self/exe`).
+fn exe_name() -> Option<&'static str> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.file_name()?.to_string_lossy().into_owned())
+    })
+    .as_deref()
 }
 
 /// Entry when installed as `custom-*`: every argument is integratord's.
@@ -116,11 +121,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         tracing::warn!("{w}");
     }
     let exe = exe_name();
-    let (profile, warning) = choose_profile(
-        &options,
-        loaded.as_ref().ok().map(|(_, c)| c),
-        exe.as_deref(),
-    );
+    let (profile, warning) = choose_profile(&options, loaded.as_ref().ok().map(|(_, c)| c), exe);
     if let Some(w) = warning {
         tracing::warn!("{w}");
     }
@@ -157,7 +158,9 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
     }
 
     let index = match Index::open(&config.index_dir()) {
-        Ok(i) => i,
+        // The process ends right after this alert: leaving the mappings (and the
+        // reader lock) to exit spares nine munmaps and their TLB flushes.
+        Ok(i) => &*Box::leak(Box::new(i)),
         Err(e) => {
             let mut msg = format!("intelmatch index unavailable: {e}");
             if !msg.contains("intelmatch sync") {
@@ -168,7 +171,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(hours) = stale_hours(&index) {
+    if let Some(hours) = stale_hours(index) {
         let msg = format!(
             "intelmatch index generation {} is {hours} h old: intel is stale, check `intelmatch status`",
             index.generation()
@@ -178,7 +181,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
     }
 
     let mut enricher = Enricher::new(
-        &index,
+        index,
         config.matching.lookup_options(),
         config.extract.options(&config.matching),
     );
@@ -248,7 +251,9 @@ fn read_alert(path: &Path) -> Result<Value, String> {
         std::io::ErrorKind::NotFound => format!("alert file {shown}: not found"),
         _ => format!("alert file {shown}: {e}"),
     })?;
-    let mut bytes = Vec::new();
+    // Sized from the file, so the alert is read in one call, not in growing chunks.
+    let size = file.metadata().map_or(0, |m| m.len() as usize);
+    let mut bytes = Vec::with_capacity(size.min(MAX_ALERT_BYTES) + 1);
     // One byte over the cap is enough to know it is too large.
     file.take(MAX_ALERT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)

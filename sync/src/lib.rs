@@ -7,6 +7,7 @@ pub mod export;
 pub mod source;
 pub mod sources;
 pub mod store;
+pub mod tls;
 pub mod warninglists;
 
 pub use batch::{

@@ -210,6 +210,7 @@ fn http_client(
     cfg: &HttpConfig,
     headers: HeaderMap,
 ) -> Result<reqwest::Client, SourceError> {
+    crate::tls::install_provider();
     let mut b = reqwest::Client::builder()
         .default_headers(headers)
         .user_agent(concat!("intelmatch/", env!("CARGO_PKG_VERSION")))

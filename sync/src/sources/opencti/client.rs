@@ -77,6 +77,7 @@ impl Client {
                 format!("url `{base}`: the scheme must be http or https"),
             ));
         }
+        crate::tls::install_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("intelmatch/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(http.timeout_secs.max(1)))
