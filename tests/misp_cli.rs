@@ -133,3 +133,80 @@ fn status_counts_the_attribute_types_that_are_not_matchable() {
     let notes = v["store"]["sources"][0]["last_run"]["counts"]["notes"].to_string();
     assert!(notes.contains("unsupported type yara"), "{v}");
 }
+
+#[test]
+fn synced_attributes_reach_the_misp_profile_with_their_provenance() {
+    let env = Env::new();
+    {
+        let mut w = env.server.world();
+        let e = w.add_event("Public infrastructure", true);
+        // Public-looking values: the default warninglists stay on here.
+        w.add_attr(e, "ip-dst|port", "45.137.21.9|443", true);
+        w.add_attr(e, "ip-dst", "185.100.86.0/24", true);
+        let id = w.add_attr(
+            e,
+            "filename|sha256",
+            &format!("inv.exe|{}", "4f".repeat(32)),
+            true,
+        );
+        w.edit(&id, |a| a.tags.push("tlp:amber".into()));
+        // Benign values reported anyway: suppressed by the default lists.
+        w.add_attr(e, "ip-dst", "8.8.8.8", true);
+        w.publish(e);
+    }
+    let out = env.run(&["sync"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alert = env.dir.path().join("alert.json");
+    std::fs::write(
+        &alert,
+        serde_json::json!({
+            "id": "1733220000.42", "timestamp": "2026-12-03T10:00:00.000+0000",
+            "rule": {"id": "86601", "level": 3, "description": "Suricata: Alert"},
+            "agent": {"id": "003", "name": "web01", "ip": "10.0.0.3"},
+            "data": {"src_ip": "45.137.21.9", "dest_ip": "185.100.86.77",
+                     "dns": {"rrname": "google.com"}},
+            "syscheck": {"path": "/tmp/inv.exe", "sha256_after": "4f".repeat(32)}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.run(&["-q", "match", "--events", "misp", alert.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_value = |v: &str| -> &Value {
+        events
+            .iter()
+            .map(|e| &e["misp"])
+            .find(|m| m["match"]["value"] == v || m["value"] == v)
+            .unwrap_or_else(|| panic!("{v}: {events:?}"))
+    };
+    assert_eq!(events.len(), 3, "{events:?}");
+    for e in &events {
+        // The published MISP rules depend on there being no `integration` key.
+        assert!(e.get("integration").is_none(), "{e}");
+        assert_eq!(e["misp"]["event_id"], "2", "{e}");
+        assert_eq!(e["misp"]["event_info"], "Public infrastructure", "{e}");
+        assert_eq!(e["misp"]["org"], "Test Org", "{e}");
+        assert_eq!(e["misp"]["to_ids"], true, "{e}");
+    }
+    let m = by_value("45.137.21.9");
+    assert_eq!(m["type"], "ip-dst|port", "{m}");
+    assert_eq!(m["category"], "Network activity", "{m}");
+    let m = by_value("185.100.86.77");
+    assert_eq!(m["type"], "ip-dst", "{m}");
+    assert_eq!(m["match"]["method"], "cidr", "{m}");
+    assert_eq!(m["match"]["matched"], "185.100.86.0/24", "{m}");
+    let m = by_value(&"4f".repeat(32));
+    assert_eq!(m["type"], "filename|sha256", "{m}");
+    assert!(
+        m["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "TLP:AMBER"),
+        "{m}"
+    );
+}
