@@ -411,3 +411,56 @@ fn without_a_store_export_says_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("intelmatch sync"), "{err}");
 }
+
+#[test]
+fn a_reader_during_real_exports_never_sees_a_partial_list() {
+    let env = Env::new();
+    // Two versions of a list big enough that a non-atomic write would be
+    // caught half-way: 30,000 addresses, then the same shifted by one.
+    let version = |shift: u32| -> String {
+        (0..30_000u32)
+            .map(|i| {
+                let n = i + shift;
+                format!("45.{}.{}.{}\n", n / 65_536 + 1, (n / 256) % 256, n % 256)
+            })
+            .collect()
+    };
+    let list = env.dir.path().join("intel/list.txt");
+    let ip = env.lists().join("intelmatch-ip");
+    let mut texts = Vec::new();
+    for shift in [0, 1] {
+        std::fs::write(&list, version(shift)).unwrap();
+        env.ok(&["-q", "sync"]);
+        env.export(&[]);
+        texts.push(std::fs::read(&ip).unwrap());
+    }
+    assert_ne!(texts[0], texts[1]);
+    assert!(texts[0].len() > 500_000, "{}", texts[0].len());
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, ip, texts) = (stop.clone(), ip.clone(), texts.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let got = std::fs::read(&ip).expect("the list is always there");
+                assert!(
+                    got == texts[0] || got == texts[1],
+                    "partial list: {} bytes",
+                    got.len()
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for round in 0..4 {
+        std::fs::write(&list, version(round % 2)).unwrap();
+        env.ok(&["-q", "sync"]);
+        let summary = env.export(&[]);
+        assert_eq!(summary["changed"], true, "round {round}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads > 10, "{reads} reads");
+}
