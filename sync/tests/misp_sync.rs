@@ -455,6 +455,33 @@ async fn without_the_event_index_it_syncs_by_attribute_timestamp() {
 }
 
 #[tokio::test]
+async fn the_timestamp_window_reaches_back_by_the_overlap() {
+    let mut s = setup();
+    s.cfg.overlap_secs = 300;
+    let ids = populate(&mut s.server.world());
+    s.server.world().refuse_events_index = Some(403);
+    s.sync().await;
+    let newest = s.server.world().clock;
+    {
+        let mut w = s.server.world();
+        // Far enough ahead that the overlap does not reach back to the start.
+        w.clock += 10_000;
+        w.edit(&ids[1], |a| a.value = "late.example".into());
+        w.log.clear();
+    }
+    s.sync().await;
+    s.assert_mirror();
+    let searches = s.server.world().searches_sent();
+    assert_eq!(
+        searches[0]["timestamp"],
+        json!((newest - 300).to_string()),
+        "{searches:?}"
+    );
+    assert_eq!(searches[0]["deleted"], json!([0, 1]));
+    assert_eq!(s.keys(&ids[1]), ["late.example"]);
+}
+
+#[tokio::test]
 async fn a_bad_watermark_is_caught_before_misp_silently_returns_nothing() {
     let mut s = setup();
     populate(&mut s.server.world());
