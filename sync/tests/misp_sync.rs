@@ -630,3 +630,33 @@ async fn a_server_that_is_not_misp_is_named() {
     // An empty version string is still a string: accepted.
     assert!(ok.is_ok(), "{ok:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_with_a_clear_line() {
+    // Accepts connections and reads, but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut s = setup();
+    s.cfg.url = url.clone();
+    s.cfg.http.timeout_secs = 1;
+    s.cfg.http.retries = 1;
+    let started = std::time::Instant::now();
+    let err = s.sync_with(false).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let line = err.to_string();
+    assert!(
+        line.contains(&format!("GET {url}/servers/getVersion")) && line.contains("timed out"),
+        "{line}"
+    );
+    assert!(!line.contains('\n') && !line.contains(KEY), "{line}");
+}
