@@ -1,8 +1,8 @@
 //! The default warninglists, end to end through the CLI: a plain `type =
 //! "list"` source holding the three values every SOC sees reported as "bad"
 //! sooner or later (Google's resolver, google.com, the SHA-256 of the empty
-//! file) next to a realistic malicious value, `intelmatch sync`, then
-//! `intelmatch lookup`.
+//! file), one value for each other type of bundled list, and realistic
+//! malicious values; `intelmatch sync`, then `intelmatch lookup`.
 //!
 //! The config leaves `[matching] warninglists` unset: the default (contract
 //! §3, `suppress`) is what is under test. No documentation range or
@@ -29,8 +29,8 @@ impl Env {
         std::fs::write(
             dir.path().join("intel.txt"),
             format!(
-                "# reported by a well-meaning analyst\n8.8.8.8\ngoogle.com\n{EMPTY_SHA256}\n\
-                 {MALICIOUS_DOMAIN}\n{MALICIOUS_IP}\n"
+                "# reported by a well-meaning analyst\n{}\n{MALICIOUS_DOMAIN}\n{MALICIOUS_IP}\n",
+                WELL_KNOWN.map(|(v, _)| v).join("\n")
             ),
         )
         .unwrap();
@@ -99,11 +99,26 @@ fn lists(v: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// The well-known values and the bundled list that names each.
-const WELL_KNOWN: [(&str, &str); 3] = [
+/// The well-known values and the bundled list that names each: the three
+/// every SOC meets first, then one per remaining list type (network
+/// containment, substring, hostname suffix through a URL's host, regex).
+const WELL_KNOWN: [(&str, &str); 7] = [
     ("8.8.8.8", "List of known IPv4 public DNS resolvers"),
     ("google.com", "List of known google domains"),
     (EMPTY_SHA256, "List of known hashes for empty files"),
+    ("10.20.30.40", "List of RFC 1918 CIDR blocks"),
+    (
+        "app.any.run",
+        "List of known domains used by automated malware analysis services & security vendors",
+    ),
+    (
+        "https://bit.ly/3xYzAbC",
+        "List of known URL Shorteners domains",
+    ),
+    (
+        "abuse@login-micros0ft-verify.top",
+        "Common contact e-mail addresses",
+    ),
 ];
 
 #[test]
@@ -122,7 +137,7 @@ fn default_warninglists_suppress_well_known_values_but_not_intel() {
         assert_eq!(v["suppressed"], 1, "{value}: {v}");
         assert!(lists(v).contains(list), "{value}: {v}");
     }
-    for v in &out[3..] {
+    for v in &out[WELL_KNOWN.len()..] {
         assert_eq!(hits(v), 1, "{v}");
         assert_eq!(v["suppressed"], 0, "{v}");
         assert!(lists(v).is_empty(), "{v}");
