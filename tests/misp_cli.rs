@@ -44,6 +44,11 @@ impl Env {
         Env { dir, server }
     }
 
+    fn ok_sync(&self) {
+        let out = self.run(&["sync"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_intelmatch"))
             .arg("--config")
@@ -128,10 +133,52 @@ fn status_counts_the_attribute_types_that_are_not_matchable() {
             && s.contains("skipped 1 × unsupported type snort"),
         "{s}"
     );
+    assert!(
+        s.contains("not matchable, left out: snort 1, yara 2"),
+        "{s}"
+    );
+    assert!(s.contains("server 2."), "the MISP version: {s}");
     let status = env.run(&["status", "--json"]);
     let v: Value = serde_json::from_slice(&status.stdout).unwrap();
-    let notes = v["store"]["sources"][0]["last_run"]["counts"]["notes"].to_string();
+    let source = &v["store"]["sources"][0];
+    let notes = source["last_run"]["counts"]["notes"].to_string();
     assert!(notes.contains("unsupported type yara"), "{v}");
+    assert_eq!(
+        source["unsupported_types"],
+        serde_json::json!({"snort": 1, "yara": 2})
+    );
+
+    // The count outlives the run that saw them: a sync that fetches nothing
+    // still shows it ...
+    env.ok_sync();
+    let s = text(&env.run(&["status"]).stdout);
+    assert!(!s.contains("last sync: skipped"), "{s}");
+    assert!(
+        s.contains("not matchable, left out: snort 1, yara 2"),
+        "{s}"
+    );
+    // ... and it follows the instance: one yara rule deleted, another
+    // event with a sigma rule added.
+    {
+        let mut w = env.server.world();
+        let yara = w.events[&1]
+            .attrs
+            .iter()
+            .find(|a| a.kind == "yara")
+            .unwrap()
+            .uuid
+            .clone();
+        w.hard_delete_attr(&yara);
+        let e = w.add_event("Detection content", true);
+        w.add_attr(e, "sigma", "title: x", true);
+        w.publish_all();
+    }
+    env.ok_sync();
+    let s = text(&env.run(&["status"]).stdout);
+    assert!(
+        s.contains("not matchable, left out: sigma 1, snort 1, yara 1"),
+        "{s}"
+    );
 }
 
 #[test]

@@ -180,6 +180,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 .collect();
             println!("        patterns: {}", p.join(", "));
         }
+        if !s.unsupported_types.is_empty() {
+            let p: Vec<String> = s
+                .unsupported_types
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("        not matchable, left out: {}", p.join(", "));
+        }
         if !s.non_stix_pattern_types.is_empty() {
             let p: Vec<String> = s
                 .non_stix_pattern_types

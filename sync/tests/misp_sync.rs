@@ -431,6 +431,15 @@ async fn without_the_event_index_it_syncs_by_attribute_timestamp() {
         .notes
         .iter()
         .any(|n| n.contains("attribute timestamp")));
+    // The first walk sees everything, so it counts the unsupported types.
+    let unsupported = |s: &Setup| {
+        s.store
+            .source_status(SOURCE)
+            .unwrap()
+            .unwrap()
+            .unsupported_types
+    };
+    assert_eq!(unsupported(&s), [("yara".to_string(), 1)].into());
     {
         let mut w = s.server.world();
         w.edit(&ids[1], |a| a.value = "evil3.example".into());
@@ -452,6 +461,8 @@ async fn without_the_event_index_it_syncs_by_attribute_timestamp() {
     assert!(s.live().contains(&ids[0]));
     s.sync_with(true).await.unwrap();
     s.assert_mirror();
+    // An incremental window cannot tell, --full recounts.
+    assert_eq!(unsupported(&s), [("yara".to_string(), 1)].into());
 }
 
 #[tokio::test]
