@@ -411,3 +411,120 @@ fn without_a_store_export_says_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("intelmatch sync"), "{err}");
 }
+
+#[test]
+fn a_reader_during_real_exports_never_sees_a_partial_list() {
+    let env = Env::new();
+    // Two versions of a list big enough that a non-atomic write would be
+    // caught half-way: 30,000 addresses, then the same shifted by one.
+    let version = |shift: u32| -> String {
+        (0..30_000u32)
+            .map(|i| {
+                let n = i + shift;
+                format!("45.{}.{}.{}\n", n / 65_536 + 1, (n / 256) % 256, n % 256)
+            })
+            .collect()
+    };
+    let list = env.dir.path().join("intel/list.txt");
+    let ip = env.lists().join("intelmatch-ip");
+    let mut texts = Vec::new();
+    for shift in [0, 1] {
+        std::fs::write(&list, version(shift)).unwrap();
+        env.ok(&["-q", "sync"]);
+        env.export(&[]);
+        texts.push(std::fs::read(&ip).unwrap());
+    }
+    assert_ne!(texts[0], texts[1]);
+    assert!(texts[0].len() > 500_000, "{}", texts[0].len());
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, ip, texts) = (stop.clone(), ip.clone(), texts.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let got = std::fs::read(&ip).expect("the list is always there");
+                assert!(
+                    got == texts[0] || got == texts[1],
+                    "partial list: {} bytes",
+                    got.len()
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for round in 0..4 {
+        std::fs::write(&list, version(round % 2)).unwrap();
+        env.ok(&["-q", "sync"]);
+        let summary = env.export(&[]);
+        assert_eq!(summary["changed"], true, "round {round}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads > 10, "{reads} reads");
+}
+
+#[test]
+fn the_shipped_cdb_rules_look_up_only_exported_lists_the_right_way() {
+    let xml = include_str!("../wazuh/rules/intelmatch_cdb_rules.xml");
+    let exported: Vec<&str> = store::export::Layout::Default
+        .lists()
+        .iter()
+        .map(|l| l.name)
+        .collect();
+    let mut ids = Vec::new();
+    let mut lists = 0;
+    for rule in xml.split("<rule id=\"").skip(1) {
+        let id: u32 = rule[..rule.find('"').unwrap()].parse().unwrap();
+        // Reserved for this file, clear of the community packs.
+        assert!((100_900..=100_939).contains(&id), "{id}");
+        ids.push(id);
+        let body = &rule[..rule.find("</rule>").expect("every rule is closed")];
+        assert!(body.contains("<description>"), "{id}");
+        for list in body.split("<list ").skip(1) {
+            lists += 1;
+            let (attrs, rest) = list.split_once('>').unwrap();
+            let path = &rest[..rest.find("</list>").unwrap()];
+            let name = path
+                .strip_prefix("etc/lists/intelmatch/")
+                .unwrap_or_else(|| panic!("{id}: {path} is not where export writes"));
+            assert!(exported.contains(&name), "{id}: {name} is never exported");
+            // Networks are exported as octet prefixes: only address_match_key
+            // tries them. Every other list is an exact lookup.
+            let want = if name == "intelmatch-ip" {
+                "lookup=\"address_match_key\""
+            } else {
+                "lookup=\"match_key\""
+            };
+            assert!(attrs.contains(want), "{id}: {attrs} for {name}");
+            assert!(attrs.contains("field=\""), "{id}");
+        }
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "duplicate rule ids: {ids:?}");
+    assert_eq!(
+        xml.matches("<rule id=").count(),
+        xml.matches("</rule>").count()
+    );
+    assert!(lists >= ids.len(), "every rule looks a list up");
+    // The common fields of the issue are covered.
+    for field in [
+        "srcip",
+        "dstip",
+        "url",
+        "win.eventdata.queryName",
+        "sha256",
+        "dns.rrname",
+    ] {
+        assert!(xml.contains(&format!("<list field=\"{field}\"")), "{field}");
+    }
+    // --print-config prints this very file for the default directory.
+    let env = Env::new();
+    let text = env.ok(&["export", "cdb", "--print-config"]);
+    for id in &ids {
+        assert!(text.contains(&format!("<rule id=\"{id}\"")), "{id}");
+    }
+}

@@ -152,6 +152,18 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 .map(|v| format!(", server {v}"))
                 .unwrap_or_default()
         );
+        // What the last run had to say: MISP attribute types that are not
+        // matchable ("skipped 2 × unsupported type yara"), files skipped, ...
+        if let Some(notes) = s
+            .last_run
+            .as_ref()
+            .and_then(|r| r.counts.get("notes"))
+            .and_then(|n| n.as_array())
+            .filter(|n| !n.is_empty())
+        {
+            let notes: Vec<&str> = notes.iter().filter_map(|n| n.as_str()).collect();
+            println!("        last sync: {}", notes.join("; "));
+        }
         if !s.keys_by_kind.is_empty() {
             let kinds: Vec<String> = s
                 .keys_by_kind
@@ -167,6 +179,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 .map(|(k, n)| format!("{k} {n}"))
                 .collect();
             println!("        patterns: {}", p.join(", "));
+        }
+        if !s.unsupported_types.is_empty() {
+            let p: Vec<String> = s
+                .unsupported_types
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!("        not matchable, left out: {}", p.join(", "));
         }
         if !s.non_stix_pattern_types.is_empty() {
             let p: Vec<String> = s

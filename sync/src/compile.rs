@@ -1,7 +1,7 @@
 //! The index compiler: store rows → a new index generation.
 //!
-//! Filters that are fixed at compile time (revoked, expired, below
-//! `min_score`) are applied here and counted in the generation's `meta.json`;
+//! Filters that are fixed at compile time (revoked, detection turned off,
+//! expired, below `min_score`) are applied here and counted in the generation's `meta.json`;
 //! `valid_until` stays in every record so that an indicator expiring between
 //! two syncs stops matching at once.
 
@@ -57,6 +57,13 @@ pub fn compile(
             let r = &entry.record;
             if r.revoked && !opts.include_revoked {
                 builder.exclude("revoked");
+                return Ok(());
+            }
+            // OpenCTI `x_opencti_detection = false`: the analyst keeps the
+            // indicator as knowledge but says it must not alert. Kept in the
+            // store, so that turning detection back on needs no full sync.
+            if r.detection == Some(false) {
+                builder.exclude("detection disabled");
                 return Ok(());
             }
             if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {

@@ -431,6 +431,15 @@ async fn without_the_event_index_it_syncs_by_attribute_timestamp() {
         .notes
         .iter()
         .any(|n| n.contains("attribute timestamp")));
+    // The first walk sees everything, so it counts the unsupported types.
+    let unsupported = |s: &Setup| {
+        s.store
+            .source_status(SOURCE)
+            .unwrap()
+            .unwrap()
+            .unsupported_types
+    };
+    assert_eq!(unsupported(&s), [("yara".to_string(), 1)].into());
     {
         let mut w = s.server.world();
         w.edit(&ids[1], |a| a.value = "evil3.example".into());
@@ -452,6 +461,35 @@ async fn without_the_event_index_it_syncs_by_attribute_timestamp() {
     assert!(s.live().contains(&ids[0]));
     s.sync_with(true).await.unwrap();
     s.assert_mirror();
+    // An incremental window cannot tell, --full recounts.
+    assert_eq!(unsupported(&s), [("yara".to_string(), 1)].into());
+}
+
+#[tokio::test]
+async fn the_timestamp_window_reaches_back_by_the_overlap() {
+    let mut s = setup();
+    s.cfg.overlap_secs = 300;
+    let ids = populate(&mut s.server.world());
+    s.server.world().refuse_events_index = Some(403);
+    s.sync().await;
+    let newest = s.server.world().clock;
+    {
+        let mut w = s.server.world();
+        // Far enough ahead that the overlap does not reach back to the start.
+        w.clock += 10_000;
+        w.edit(&ids[1], |a| a.value = "late.example".into());
+        w.log.clear();
+    }
+    s.sync().await;
+    s.assert_mirror();
+    let searches = s.server.world().searches_sent();
+    assert_eq!(
+        searches[0]["timestamp"],
+        json!((newest - 300).to_string()),
+        "{searches:?}"
+    );
+    assert_eq!(searches[0]["deleted"], json!([0, 1]));
+    assert_eq!(s.keys(&ids[1]), ["late.example"]);
 }
 
 #[tokio::test]
@@ -602,4 +640,34 @@ async fn a_server_that_is_not_misp_is_named() {
     let ok = s.sync_with(false).await;
     // An empty version string is still a string: accepted.
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_with_a_clear_line() {
+    // Accepts connections and reads, but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut s = setup();
+    s.cfg.url = url.clone();
+    s.cfg.http.timeout_secs = 1;
+    s.cfg.http.retries = 1;
+    let started = std::time::Instant::now();
+    let err = s.sync_with(false).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let line = err.to_string();
+    assert!(
+        line.contains(&format!("GET {url}/servers/getVersion")) && line.contains("timed out"),
+        "{line}"
+    );
+    assert!(!line.contains('\n') && !line.contains(KEY), "{line}");
 }

@@ -284,6 +284,115 @@ fn revoked_and_expired_indicators_leave_the_matches() {
     }
 }
 
+/// The stored `detection` of one indicator (None when it is not in the store).
+fn stored_detection(store: &Store, id: &str) -> Option<Option<bool>> {
+    let mut out = None;
+    store
+        .for_each_index_entry(&mut |e| {
+            if e.record.id == id {
+                out = Some(e.record.detection);
+            }
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn detection_false_is_stored_but_never_matched_until_detection_is_turned_on() {
+    for play in Play::ALL {
+        let mut e = env(play);
+        e.server.with(|s| {
+            let mut off = ipv4_indicator("i-off", "198.51.100.40");
+            off["x_opencti_detection"] = json!(false);
+            s.add(off);
+            s.add(ipv4_indicator("i-on", "198.51.100.41"));
+            // Neither the observable the indicator is based on nor a domain
+            // resolving to it may alert through it either.
+            s.add(observable("o-off", "IPv4-Addr", "198.51.100.40"));
+            s.add(relationship(
+                "r-b",
+                "based-on",
+                ("i-off", "Indicator"),
+                ("o-off", "IPv4-Addr"),
+            ));
+            s.add(observable(
+                "o-dom",
+                "Domain-Name",
+                "resolves-to-off.example",
+            ));
+            s.add(relationship(
+                "r-res",
+                "resolves-to",
+                ("o-dom", "Domain-Name"),
+                ("o-off", "IPv4-Addr"),
+            ));
+        });
+        e.sync(false).unwrap();
+        // Stored, with the flag.
+        assert_eq!(
+            stored_detection(&e.store, "i-off"),
+            Some(Some(false)),
+            "{play:?}"
+        );
+        let dir = e.dir.path().join("index");
+        let meta = compile(&e.store, &dir, &CompileOptions::default(), &[]).unwrap();
+        // The indicator itself and its `related` entry (the resolving domain).
+        assert_eq!(
+            meta.excluded.get("detection disabled"),
+            Some(&2),
+            "{meta:?}"
+        );
+        let index = Index::open(&dir).unwrap();
+        assert!(
+            hits(&index, Kind::Ipv4, "198.51.100.40").is_empty(),
+            "{play:?}: detection = false must not hit"
+        );
+        assert!(
+            hits(&index, Kind::Domain, "resolves-to-off.example").is_empty(),
+            "{play:?}: nor through a relationship"
+        );
+        assert_eq!(hit_ids(&index, Kind::Ipv4, "198.51.100.41"), ["i-on"]);
+        // The CDB export leaves it out too, for the same reason.
+        let out = e.dir.path().join("cdb");
+        let summary =
+            store::export::export_store(&e.store, &out, &store::export::ExportOptions::default())
+                .unwrap();
+        assert_eq!(
+            summary.excluded.get("detection disabled"),
+            meta.excluded.get("detection disabled"),
+            "{play:?}: the lists and the index agree"
+        );
+        let ip_list = std::fs::read_to_string(out.join("intelmatch-ip")).unwrap();
+        assert!(!ip_list.contains("198.51.100.40"), "{ip_list}");
+        assert!(ip_list.contains("198.51.100.41"), "{ip_list}");
+
+        // The analyst turns detection on: the next incremental sync makes it hit.
+        e.server.with(|s| {
+            s.update(&["i-off"], |n| n["x_opencti_detection"] = json!(true));
+        });
+        let report = e.sync(false).unwrap();
+        assert_eq!(report.applied.updated, 1, "{play:?}: {report:?}");
+        assert_eq!(stored_detection(&e.store, "i-off"), Some(Some(true)));
+        let index = e.index();
+        let got: Vec<(String, HitMethod)> = hits(&index, Kind::Ipv4, "198.51.100.40")
+            .into_iter()
+            .map(|(r, m)| (r.id, m))
+            .collect();
+        assert!(
+            got.contains(&("i-off".to_string(), HitMethod::Exact)),
+            "{play:?}: {got:?}"
+        );
+        assert!(
+            hits(&index, Kind::Domain, "resolves-to-off.example")
+                .iter()
+                .any(|(r, m)| r.id == "i-off" && *m == HitMethod::Related),
+            "{play:?}"
+        );
+        e.assert_queries_valid();
+    }
+}
+
 #[test]
 fn related_hit_through_resolves_to_both_ways() {
     for play in Play::ALL {

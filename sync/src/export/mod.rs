@@ -48,7 +48,7 @@ pub struct ExportOptions {
     pub layout: Layout,
     /// The most keys one network may expand to; larger ones are reported.
     pub max_expansion: u64,
-    /// The index compiler's exclusions (revoked, expired, below min_score).
+    /// The index compiler's exclusions (revoked, detection disabled, expired, below min_score).
     pub compile: CompileOptions,
 }
 
@@ -128,6 +128,9 @@ pub fn export_store(
 pub fn exclusion(r: &Record, opts: &CompileOptions, now: i64) -> Option<&'static str> {
     if r.revoked && !opts.include_revoked {
         return Some("revoked");
+    }
+    if r.detection == Some(false) {
+        return Some("detection disabled");
     }
     if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
         return Some("expired");

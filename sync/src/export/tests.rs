@@ -359,6 +359,19 @@ fn exclusions_mirror_the_index_compiler() {
         ..live.clone()
     };
     assert_eq!(exclusion(&expired, &opts, now), Some("expired"));
+    let no_detection = Record {
+        detection: Some(false),
+        ..live.clone()
+    };
+    assert_eq!(
+        exclusion(&no_detection, &opts, now),
+        Some("detection disabled")
+    );
+    let detection = Record {
+        detection: Some(true),
+        ..live.clone()
+    };
+    assert_eq!(exclusion(&detection, &opts, now), None);
     let low = record("a", Some(49));
     assert_eq!(exclusion(&low, &opts, now), Some("below min_score"));
     let bare = Record {
@@ -376,6 +389,11 @@ fn exclusions_mirror_the_index_compiler() {
     };
     assert_eq!(exclusion(&revoked, &all, now), None);
     assert_eq!(exclusion(&expired, &all, now), None);
+    // `include_revoked` does not bring back what the analyst took off detection.
+    assert_eq!(
+        exclusion(&no_detection, &all, now),
+        Some("detection disabled")
+    );
 }
 
 #[cfg(unix)]

@@ -44,6 +44,9 @@ pub mod state_keys {
     pub const WATERMARK_PREFIX: &str = "watermark";
     /// RFC 3339 time of the last deletion reconciliation.
     pub const LAST_RECONCILE: &str = "last_reconcile";
+    /// JSON object: source types that are not matchable → how many live
+    /// items of the source have them (MISP attribute types).
+    pub const UNSUPPORTED_TYPES: &str = "unsupported_types";
 }
 
 /// An open store. One per process and thread: the connection is `Send`, not `Sync`.

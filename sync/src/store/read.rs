@@ -202,11 +202,14 @@ fn observable_entries_sql() -> String {
 }
 
 /// Live indicators `based-on` one observable (source id, observable ext id).
+/// Indicators with detection turned off are left out: they must not make the
+/// observable alert (an observable with no other indicator is then not
+/// compiled at all, see `compile::compile`).
 const BASED_ON_SQL: &str = "SELECT i.ext_id, i.name, i.pattern, i.score, i.revoked, i.valid_until
      FROM relationships r
      JOIN indicators i ON i.source_id = r.source_id AND i.ext_id = r.from_id
      WHERE r.source_id = ?1 AND r.to_id = ?2 AND r.type = 'based-on'
-       AND r.deleted = 0 AND i.deleted = 0
+       AND r.deleted = 0 AND i.deleted = 0 AND (i.detection IS NULL OR i.detection != 0)
      ORDER BY r.id";
 
 fn indicator_entries(

@@ -43,6 +43,9 @@ pub struct SourceStatus {
     /// State keys starting with `watermark`.
     pub watermarks: BTreeMap<String, String>,
     pub last_reconcile: Option<String>,
+    /// Items the source holds but that cannot be matched, by source type
+    /// (MISP: `yara 12, snort 3`); kept out of the store, counted here.
+    pub unsupported_types: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +184,10 @@ fn source_status(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         last_reconcile: state.get(state_keys::LAST_RECONCILE).cloned(),
+        unsupported_types: state
+            .get(state_keys::UNSUPPORTED_TYPES)
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default(),
         name,
         source_type,
         created_at,

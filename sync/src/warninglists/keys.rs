@@ -167,11 +167,11 @@ pub fn regex(entry: &str) -> Result<regex::Regex, String> {
     let mut prefix = String::new();
     for f in flags.chars() {
         match f {
-            'i' | 'm' | 's' | 'x' | 'u' => {
-                if f != 'u' {
-                    prefix.push(f)
-                }
-            }
+            'i' | 'm' | 's' | 'x' => prefix.push(f),
+            // `u` (UTF-8) is Rust's default; `g` (global, from JavaScript-style
+            // lists such as the bundled phone_numbers) changes nothing for a
+            // yes/no match.
+            'u' | 'g' => {}
             other => return Err(format!("unsupported regex flag `{other}`")),
         }
     }
@@ -272,5 +272,20 @@ mod tests {
         assert!(r.is_match("ABUSE@corp.example"));
         assert!(!r.is_match("ceo@corp.example"));
         assert!(regex("/x/e").unwrap_err().contains("flag `e`"));
+        // The bundled phone_numbers list is written with `/g`.
+        let r = regex(r"/((?:\+|00)1)?55501([0-9]{2})/g").unwrap();
+        assert!(r.is_match("+15550123"));
+    }
+
+    #[test]
+    fn every_bundled_regex_list_compiles() {
+        for (dir, text) in crate::warninglists::bundled::BUNDLED {
+            let l = crate::warninglists::parse(text, dir).unwrap();
+            if l.list_type == ListType::Regex {
+                for e in &l.entries {
+                    regex(e).unwrap_or_else(|err| panic!("{dir}: {e}: {err}"));
+                }
+            }
+        }
     }
 }

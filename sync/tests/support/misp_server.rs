@@ -8,7 +8,9 @@
 //! `deleted`, `timestamp`, `type`, `category`, `order`, `limit`/`page` and
 //! `X-Result-Count` in either meaning (chosen per test); `POST
 //! /warninglists/index` and `GET /warninglists/export/{id}`; 403 JSON errors
-//! for a wrong key. Faults can be injected (an error after N restSearch
+//! for a wrong key (the raw key in `Authorization`), a login redirect without
+//! `Accept: application/json`, and a 400 for a POST without `Content-Type:
+//! application/json` (MISP would ignore such a body's filters). Faults can be injected (an error after N restSearch
 //! pages, rows dropped from a page as the admin allowedlist does, a refused
 //! event index).
 //!
@@ -357,6 +359,19 @@ fn route(
             body: "<html>login</html>".into(),
             headers: vec![("Location".into(), "/users/login".into())],
         };
+    }
+    // Without it MISP does not read the JSON body as filters: a restSearch
+    // would silently ignore every filter, paging included.
+    if method == "POST"
+        && headers
+            .get("content-type")
+            .is_none_or(|c| !c.starts_with("application/json"))
+    {
+        return error(
+            400,
+            "stand-in: POST body without Content-Type: application/json",
+            path,
+        );
     }
     match (method, path) {
         ("GET", "/servers/getVersion") => json_reply(

@@ -163,10 +163,15 @@ impl Client {
         if let Some(body) = body {
             req = req.body(body.to_string());
         }
-        let resp = req.send().await.map_err(|e| Attempt {
-            error: SourceError::network(&self.source, format!("{what}: {}", transport(&e))),
-            status: None,
-            retry: true,
+        let resp = req.send().await.map_err(|e| {
+            let text = transport(&e);
+            // An untrusted certificate stays untrusted: no point retrying.
+            let retry = !text.contains(UNTRUSTED);
+            Attempt {
+                error: SourceError::network(&self.source, format!("{what}: {text}")),
+                status: None,
+                retry,
+            }
         })?;
         let status = resp.status();
         let result_count = resp
@@ -312,8 +317,16 @@ fn transport(e: &reqwest::Error) -> String {
     if e.is_timeout() && !out.contains("timed out") {
         out.push_str(" (timed out)");
     }
+    if out.contains(UNTRUSTED) {
+        out.push_str(
+            " (the server's TLS certificate is not trusted: set ca_file to the CA that issued it)",
+        );
+    }
     out
 }
+
+/// rustls' words for a certificate it does not accept.
+const UNTRUSTED: &str = "invalid peer certificate";
 
 #[cfg(test)]
 mod tests {

@@ -335,6 +335,20 @@ mod tests {
         let mut f = cfg();
         f.min_decay_score = Some(70.0);
         assert_eq!(drop(&f, sample()), "decay score below min_decay_score");
+        // Included tags match attribute, inherited and event tags, in any case.
+        let mut f = cfg();
+        f.tags_include = vec!["KILL-CHAIN:C2".into(), "apt:x".into()];
+        assert!(matches!(
+            Decoder::new(&f).decode(&sample()).outcome,
+            Outcome::Keep(_)
+        ));
+        f.tags_include = vec!["tlp:amber".into()];
+        assert!(matches!(
+            Decoder::new(&f).decode(&sample()).outcome,
+            Outcome::Keep(_)
+        ));
+        f.tags_include = vec!["apt:x".into()];
+        assert_eq!(drop(&f, sample()), "no included tag");
         let mut a = sample();
         a["value"] = json!("no-pipe");
         assert!(matches!(

@@ -33,6 +33,7 @@ use serde_json::{json, Map, Value};
 use crate::batch::{Batch, Deletion, ObjectType, Reject};
 use crate::config::MispConfig;
 use crate::source::{Source, SourceError, SyncContext, SyncFuture, SyncReport};
+use crate::store::state_keys::UNSUPPORTED_TYPES;
 
 use client::Client;
 use decode::{Decoder, Outcome};
@@ -44,8 +45,10 @@ pub const EVENT_BATCH: usize = 100;
 
 /// Sync-state key of the attribute-timestamp watermark (fallback mode).
 pub const ATTRIBUTE_WATERMARK: &str = "attribute_timestamp";
-/// Sync-state key of the instance version seen last.
-pub const VERSION: &str = "misp_version";
+/// Sync-state key of the instance version seen last (shown by `status`).
+pub const VERSION: &str = crate::store::state_keys::SERVER_VERSION;
+/// How the decoder words a drop for a type that is not matchable.
+const UNSUPPORTED: &str = "unsupported type ";
 /// Sync-state key prefix of mirrored warninglists (value: the list's JSON).
 pub const WARNINGLIST_PREFIX: &str = "warninglist/";
 
@@ -127,6 +130,8 @@ struct Page {
     kept: Vec<(Option<String>, String)>,
     /// Dropped or rejected attribute uuids.
     gone: Vec<String>,
+    /// (event uuid, MISP type) of every attribute dropped as not matchable.
+    unsupported: Vec<(Option<String>, String)>,
     max_timestamp: Option<i64>,
 }
 
@@ -290,6 +295,27 @@ impl Run<'_> {
                 })?;
             }
         }
+        if ctx.full || !plan.fetch.is_empty() || !plan.purge.is_empty() {
+            let totals = reconcile::unsupported_totals(&reconcile::local_events(&ctx.states()?));
+            self.set_unsupported(ctx, &totals)?;
+        }
+        Ok(())
+    }
+
+    /// `status` counts the attributes left out as not matchable from this
+    /// state; written only when it changes.
+    fn set_unsupported(
+        &self,
+        ctx: &mut SyncContext<'_>,
+        totals: &BTreeMap<String, u64>,
+    ) -> Result<(), SourceError> {
+        let text = serde_json::to_string(totals).expect("a map of counts always serialises");
+        if ctx.state(UNSUPPORTED_TYPES)?.as_deref() != Some(text.as_str()) {
+            ctx.commit(Batch {
+                state: vec![(UNSUPPORTED_TYPES.into(), text)],
+                ..Batch::default()
+            })?;
+        }
         Ok(())
     }
 
@@ -314,9 +340,15 @@ impl Run<'_> {
             .iter()
             .map(|e| (e.uuid.as_str(), BTreeSet::new()))
             .collect();
+        let mut unsupported: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut pager = Pager::new(query, self.cfg.page_size, self.meaning);
         while let Some(rows) = pager.next(&self.client).await? {
             let mut page = self.decode_page(&rows);
+            for (event, t) in page.unsupported.drain(..) {
+                if let Some(event) = event.filter(|e| members.contains_key(e.as_str())) {
+                    *unsupported.entry(event).or_default().entry(t).or_default() += 1;
+                }
+            }
             let mut touched = BTreeSet::new();
             for (event, uuid) in page.kept {
                 match event.as_deref().and_then(|e| members.get_mut(e)) {
@@ -353,6 +385,7 @@ impl Run<'_> {
                     timestamp: 0,
                     published: false,
                     attrs,
+                    unsupported: BTreeMap::new(),
                 };
                 page.batch
                     .state
@@ -375,6 +408,7 @@ impl Run<'_> {
                 timestamp: ev.timestamp,
                 published: ev.published,
                 attrs,
+                unsupported: unsupported.remove(&ev.uuid).unwrap_or_default(),
             };
             last.state
                 .push((format!("{EVENT_PREFIX}{}", ev.uuid), state.encode()));
@@ -409,10 +443,18 @@ impl Run<'_> {
             query.insert("published".into(), json!(true));
         }
         let mut seen: HashSet<String> = HashSet::new();
+        // A walk over everything (first run, --full) counts every unsupported
+        // attribute; an incremental window cannot tell which left, so it
+        // leaves the count as it was.
+        let whole = ctx.full || watermark.is_none();
+        let mut unsupported: BTreeMap<String, u64> = BTreeMap::new();
         let mut max_ts = watermark;
         let mut pager = Pager::new(query, self.cfg.page_size, self.meaning);
         while let Some(rows) = pager.next(&self.client).await? {
             let mut page = self.decode_page(&rows);
+            for (_, t) in page.unsupported.drain(..) {
+                *unsupported.entry(t).or_default() += 1;
+            }
             // Without the event diff a dropped attribute (to_ids flip, soft
             // delete) must be removed here.
             for uuid in page.gone.drain(..) {
@@ -441,6 +483,9 @@ impl Run<'_> {
                 .push((ATTRIBUTE_WATERMARK.into(), ts.to_string()));
         }
         ctx.commit(last)?;
+        if whole {
+            self.set_unsupported(ctx, &unsupported)?;
+        }
         Ok(())
     }
 
@@ -478,6 +523,9 @@ impl Run<'_> {
                     page.batch.indicators.push(*r);
                 }
                 Outcome::Drop(why) => {
+                    if let Some(t) = why.strip_prefix(UNSUPPORTED) {
+                        page.unsupported.push((d.event_uuid.clone(), t.to_string()));
+                    }
                     *self.skipped.entry(why).or_default() += 1;
                     page.gone.push(d.uuid);
                 }

@@ -48,12 +48,27 @@ pub struct LocalEvent {
     pub published: bool,
     /// Attribute uuids this event put in the store.
     pub attrs: BTreeSet<String>,
+    /// Attributes of this event left out because their type is not
+    /// matchable, by type (for `status`; absent in states written before).
+    #[serde(default, rename = "unsup", skip_serializing_if = "BTreeMap::is_empty")]
+    pub unsupported: BTreeMap<String, u64>,
 }
 
 impl LocalEvent {
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("a LocalEvent always serialises")
     }
+}
+
+/// The unsupported types of every stored event, summed.
+pub fn unsupported_totals(local: &BTreeMap<String, LocalEvent>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for e in local.values() {
+        for (t, n) in &e.unsupported {
+            *out.entry(t.clone()).or_default() += n;
+        }
+    }
+    out
 }
 
 /// The stored events, from the source's sync state. Empty values are events
@@ -168,7 +183,31 @@ mod tests {
             timestamp: ts,
             published,
             attrs: ["a".to_string()].into(),
+            unsupported: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn unsupported_counts_sum_and_old_states_still_read() {
+        let old = r#"{"id":"1","ts":5,"pub":true,"attrs":["a"]}"#;
+        let new = r#"{"id":"2","ts":6,"pub":true,"attrs":[],"unsup":{"yara":2,"snort":1}}"#;
+        let states: BTreeMap<String, String> = [
+            ("event/u1".to_string(), old.to_string()),
+            ("event/u2".to_string(), new.to_string()),
+            ("event/u3".to_string(), new.to_string()),
+            ("event/gone".to_string(), String::new()),
+        ]
+        .into();
+        let local = local_events(&states);
+        assert_eq!(local.len(), 3);
+        assert!(local["u1"].unsupported.is_empty());
+        let totals = unsupported_totals(&local);
+        assert_eq!(
+            totals,
+            [("snort".to_string(), 2), ("yara".to_string(), 4)].into()
+        );
+        // An event without unsupported attributes writes no `unsup` key.
+        assert!(!local["u1"].encode().contains("unsup"));
     }
 
     #[test]
