@@ -27,7 +27,7 @@ impl TlsFront {
                 .map(Result::unwrap)
                 .collect();
         let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
