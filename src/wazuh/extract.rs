@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use matcher::normalize::{self, AddrClass, Normalized};
 use matcher::tokenize;
@@ -16,12 +17,12 @@ use matcher::Kind;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::catalog::{is_envelope_path, Cond, ExtraPath, Extractor, CATALOG, MAX_PATH_SEGMENTS};
+use super::catalog::{is_envelope_path, Cond, ExtraPath, Extractor, FieldRule, CATALOG};
+pub use super::path::MAX_FANOUT;
+use super::path::{first, first_in, lookup, resolve, Memo, Prefixes, Steps};
 
 /// Default cap on the candidates of one alert.
 pub const DEFAULT_MAX_CANDIDATES: usize = 128;
-/// Elements read from one array (or keys from one `*` wildcard) per path.
-pub const MAX_FANOUT: usize = 256;
 /// Longest structured (non-text) value looked at.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 /// Longest alert [`parse_alert`] accepts (integratord itself skips lines over 64 KiB).
@@ -121,23 +122,26 @@ pub fn extract(alert: &Value, opts: &ExtractOptions) -> Extraction {
     if !alert.is_object() {
         return c.out;
     }
-    let extras: Vec<(&str, Extractor)> = opts
+    let extras: Vec<(Steps, Extractor)> = opts
         .extra_paths
         .iter()
         .filter(|p| !is_envelope_path(&p.path))
-        .map(|p| (p.path.as_str(), p.extractor()))
+        .filter_map(|p| Some((Steps::parse(&p.path)?, p.extractor())))
         .collect();
+    let catalog = compiled();
+    let mut memo = Memo::new(catalog.prefixes);
     // Structured fields first, free text after: a value found in both keeps the
     // structured field (and is not reported as a token hit).
     for text_pass in [false, true] {
-        for rule in CATALOG {
-            if rule.extractor.is_text() == text_pass && conditions_hold(alert, rule.when) {
-                run(alert, rule.path, rule.extractor, &mut c);
+        for r in &catalog.rules {
+            if r.rule.extractor.is_text() == text_pass && conditions_hold(alert, &r.when, &mut memo)
+            {
+                run(alert, &r.steps, &mut memo, r.rule.extractor, &mut c);
             }
         }
-        for &(path, extractor) in &extras {
+        for (steps, extractor) in &extras {
             if extractor.is_text() == text_pass {
-                run(alert, path, extractor, &mut c);
+                run(alert, steps, &mut memo, *extractor, &mut c);
             }
         }
     }
@@ -220,102 +224,66 @@ pub fn is_own_event(alert: &Value, tags: &[&str]) -> bool {
 // ---------------------------------------------------------------------------------
 // Paths
 
-/// Receives `(field, leaf, parent)` for each value a path resolves to.
-type Visit<'v, 'a> = dyn FnMut(&str, &'a Value, Option<&'a Map<String, Value>>) + 'v;
-
-/// Calls `f(field, leaf, parent)` for every value `path` resolves to. `parent` is
-/// the object the leaf (or its array) was taken from.
-fn resolve<'a>(root: &'a Value, path: &str, f: &mut Visit<'_, 'a>) {
-    let mut segs = [""; MAX_PATH_SEGMENTS];
-    let mut n = 0;
-    for s in path.split('.') {
-        if n == segs.len() {
-            return; // deeper than any real field (ExtraPath::new refuses these)
-        }
-        segs[n] = s;
-        n += 1;
-    }
-    let mut field = String::with_capacity(path.len() + 8);
-    walk(root, None, &segs[..n], &mut field, f);
+/// The catalog parsed once per process: its paths and their conditions' paths.
+struct Compiled {
+    rules: Vec<CompiledRule>,
+    prefixes: usize,
 }
 
-fn walk<'a>(
-    v: &'a Value,
-    parent: Option<&'a Map<String, Value>>,
-    segs: &[&str],
-    field: &mut String,
-    f: &mut Visit<'_, 'a>,
-) {
-    let Some((&seg, rest)) = segs.split_first() else {
-        f(field, v, parent);
-        return;
-    };
-    let Value::Object(map) = v else {
-        return; // an intermediate of the wrong type: nothing there
-    };
-    let (name, iterate) = match seg.strip_suffix("[]") {
-        Some(n) => (n, true),
-        None => (seg, false),
-    };
-    let mark = field.len();
-    let mut descend = |key: &str, child: &'a Value, field: &mut String| {
-        if !field.is_empty() {
-            field.push('.');
-        }
-        field.push_str(key);
-        match child {
-            Value::Array(items) if iterate => {
-                let base = field.len();
-                for (i, item) in items.iter().take(MAX_FANOUT).enumerate() {
-                    use std::fmt::Write;
-                    let _ = write!(field, "[{i}]");
-                    walk(item, Some(map), rest, field, f);
-                    field.truncate(base);
-                }
-            }
-            _ => walk(child, Some(map), rest, field, f),
-        }
-        field.truncate(mark);
-    };
-    if name == "*" {
-        for (key, child) in map.iter().take(MAX_FANOUT) {
-            descend(key, child, field);
-        }
-    } else if let Some((key, child)) = lookup(map, name) {
-        descend(key, child, field);
-    }
+struct CompiledRule {
+    rule: &'static FieldRule,
+    steps: Steps<'static>,
+    when: Vec<(Cond, Steps<'static>)>,
 }
 
-/// Exact key first, then ASCII case-insensitive.
-fn lookup<'a>(map: &'a Map<String, Value>, name: &str) -> Option<(&'a str, &'a Value)> {
-    if let Some((k, v)) = map.get_key_value(name) {
-        return Some((k.as_str(), v));
-    }
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(k, v)| (k.as_str(), v))
-}
-
-fn first<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut found = None;
-    resolve(root, path, &mut |_, v, _| {
-        if found.is_none() {
-            found = Some(v);
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let mut prefixes = Prefixes::default();
+        let mut steps = |path: &'static str| {
+            // The catalog's own test checks every path parses.
+            let mut s = Steps::parse(path).unwrap_or_else(|| panic!("catalog path {path}"));
+            prefixes.assign(&mut s);
+            s
+        };
+        let rules = CATALOG
+            .iter()
+            .map(|rule| CompiledRule {
+                rule,
+                steps: steps(rule.path),
+                when: rule
+                    .when
+                    .iter()
+                    .map(|c| (*c, steps(cond_path(c))))
+                    .collect(),
+            })
+            .collect();
+        Compiled {
+            rules,
+            prefixes: prefixes.len(),
         }
-    });
-    found
+    })
 }
 
-fn conditions_hold(root: &Value, when: &[Cond]) -> bool {
-    when.iter().all(|c| match *c {
-        Cond::Present(p) => first(root, p).is_some(),
-        Cond::Absent(p) => first(root, p).is_none(),
-        Cond::Equals(p, want) => first(root, p)
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case(want)),
-        Cond::NotEquals(p, want) => !first(root, p)
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case(want)),
+fn cond_path(c: &Cond) -> &'static str {
+    let (Cond::Present(p) | Cond::Absent(p) | Cond::Equals(p, _) | Cond::NotEquals(p, _)) = *c;
+    p
+}
+
+fn conditions_hold<'a>(root: &'a Value, when: &[(Cond, Steps)], memo: &mut Memo<'a>) -> bool {
+    when.iter().all(|(c, steps)| {
+        let value = first_in(root, steps, memo);
+        let equals = |want: &str| {
+            value
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case(want))
+        };
+        match *c {
+            Cond::Present(_) => value.is_some(),
+            Cond::Absent(_) => value.is_none(),
+            Cond::Equals(_, want) => equals(want),
+            Cond::NotEquals(_, want) => !equals(want),
+        }
     })
 }
 
@@ -331,8 +299,14 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Runs one extractor over every value of `path`.
-fn run(root: &Value, path: &str, extractor: Extractor, c: &mut Collector) {
-    resolve(root, path, &mut |field, leaf, parent| {
+fn run<'a>(
+    root: &'a Value,
+    steps: &Steps,
+    memo: &mut Memo<'a>,
+    extractor: Extractor,
+    c: &mut Collector,
+) {
+    resolve(root, steps, memo, &mut |field, leaf, parent| {
         if c.full() {
             c.out.truncated = true;
             return;

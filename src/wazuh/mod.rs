@@ -9,6 +9,7 @@ pub mod enrich;
 pub mod extract;
 pub mod install;
 pub mod location;
+pub mod path;
 pub mod profile;
 pub mod sender;
 pub mod throttle;
