@@ -290,7 +290,8 @@ fn stale_hours(index: &Index) -> Option<i64> {
 struct Reporter {
     profile: Profile,
     sender: QueueSender,
-    throttle: ErrorThrottle,
+    /// Wazuh's home: where the throttle's stamp lives, looked at only on an error.
+    home: std::path::PathBuf,
 }
 
 impl Reporter {
@@ -298,12 +299,12 @@ impl Reporter {
         Reporter {
             profile,
             sender: QueueSender::new(&wazuh.queue_socket),
-            throttle: ErrorThrottle::for_home(&wazuh.home, profile.tag()),
+            home: wazuh.home.clone(),
         }
     }
 
     fn error(&self, message: &str) {
-        if !self.throttle.allow() {
+        if !ErrorThrottle::for_home(&self.home, self.profile.tag()).allow() {
             tracing::debug!("error event not sent: one was sent less than a minute ago");
             return;
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
 use crate::kind::Kind;
 
@@ -173,7 +173,9 @@ impl Index {
             // SAFETY: generation files are never modified after publication
             // (they are written under a temporary name, then renamed), so the
             // mapping cannot change under us.
-            let m = unsafe { Mmap::map(&file) }.map_err(io_err(path))?;
+            // The length is given so that memmap2 does not stat the file again.
+            let len = usize::try_from(len).map_err(|_| OpenError::corrupt(&path, "too large"))?;
+            let m = unsafe { MmapOptions::new().len(len).map(&file) }.map_err(io_err(path))?;
             Ok(Bytes::Mapped(m))
         };
         let fst_of = |name: &str| -> Result<fst::Map<Bytes>, OpenError> {
