@@ -7,6 +7,7 @@
 //! paths are split into [`Steps`] once per process, and the object a plain
 //! parent path leads to is looked up once per alert ([`Memo`]).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -36,6 +37,7 @@ impl Seg<'_> {
 /// last) when that is made of plain keys, for [`Memo`].
 #[derive(Debug, Clone)]
 pub struct Steps<'p> {
+    path: &'p str,
     segs: Vec<Seg<'p>>,
     prefix: Option<usize>,
 }
@@ -56,14 +58,18 @@ impl<'p> Steps<'p> {
                 },
             })
             .collect();
-        (segs.len() <= MAX_PATH_SEGMENTS).then_some(Steps { segs, prefix: None })
+        (segs.len() <= MAX_PATH_SEGMENTS).then_some(Steps {
+            path,
+            segs,
+            prefix: None,
+        })
     }
 }
 
 /// Numbers the distinct plain parent paths of a set of [`Steps`].
 #[derive(Debug, Default)]
 pub struct Prefixes<'p> {
-    known: Vec<Vec<&'p str>>,
+    known: HashMap<&'p str, usize>,
 }
 
 impl<'p> Prefixes<'p> {
@@ -75,15 +81,10 @@ impl<'p> Prefixes<'p> {
         if parent.is_empty() || !parent.iter().all(Seg::is_plain) {
             return;
         }
-        let names: Vec<&str> = parent.iter().map(|s| s.name).collect();
-        let id = match self.known.iter().position(|k| *k == names) {
-            Some(id) => id,
-            None => {
-                self.known.push(names);
-                self.known.len() - 1
-            }
-        };
-        steps.prefix = Some(id);
+        // Plain segments: the parent's text is the path up to its last dot.
+        let text = &steps.path[..steps.path.rfind('.').unwrap_or(0)];
+        let next = self.known.len();
+        steps.prefix = Some(*self.known.entry(text).or_insert(next));
     }
 
     pub fn len(&self) -> usize {
