@@ -6,6 +6,9 @@
 //! warninglists, but the config still sets `warninglists = "off"` like the
 //! other CLI tests.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,9 +90,7 @@ score = 60
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intelmatch"))
-            .arg("--config")
-            .arg(self.dir.path().join("intelmatch.toml"))
+        cli::intelmatch(self.dir.path())
             .args(args)
             .output()
             .unwrap()

@@ -5,7 +5,10 @@
 //! 203.0.113.0/24, 2001:db8::/32) and `.example` names, which sit on MISP
 //! warninglists: the config below sets `warninglists = "off"` so they hit.
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -65,9 +68,7 @@ path = "intel/list.txt"
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intelmatch"))
-            .arg("--config")
-            .arg(self.dir.path().join("intelmatch.toml"))
+        cli::intelmatch(self.dir.path())
             .args(args)
             .output()
             .unwrap()

@@ -9,7 +9,10 @@
 //! `.example` name is used for the malicious value, because those are on the
 //! bundled lists themselves.
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -58,9 +61,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intelmatch"))
-            .arg("--config")
-            .arg(self.dir.path().join("intelmatch.toml"))
+        cli::intelmatch(self.dir.path())
             .args(args)
             .output()
             .unwrap()

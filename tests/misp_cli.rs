@@ -8,7 +8,10 @@
 #[path = "../sync/tests/support/misp_server.rs"]
 mod misp_server;
 
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::process::Output;
 
 use misp_server::{MispServer, KEY};
 use serde_json::Value;
@@ -50,9 +53,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_intelmatch"))
-            .arg("--config")
-            .arg(self.dir.path().join("intelmatch.toml"))
+        cli::intelmatch(self.dir.path())
             .args(args)
             .env("TEST_MISP_KEY", KEY)
             .env_remove("RUST_LOG")

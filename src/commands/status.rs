@@ -164,38 +164,10 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             let notes: Vec<&str> = notes.iter().filter_map(|n| n.as_str()).collect();
             println!("        last sync: {}", notes.join("; "));
         }
-        if !s.keys_by_kind.is_empty() {
-            let kinds: Vec<String> = s
-                .keys_by_kind
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            println!("        keys by kind: {}", kinds.join(", "));
-        }
-        if !s.parse_status.is_empty() {
-            let p: Vec<String> = s
-                .parse_status
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            println!("        patterns: {}", p.join(", "));
-        }
-        if !s.unsupported_types.is_empty() {
-            let p: Vec<String> = s
-                .unsupported_types
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            println!("        not matchable, left out: {}", p.join(", "));
-        }
-        if !s.non_stix_pattern_types.is_empty() {
-            let p: Vec<String> = s
-                .non_stix_pattern_types
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            println!("        kept, not matched (non-STIX): {}", p.join(", "));
-        }
+        print_counts("keys by kind", &s.keys_by_kind);
+        print_counts("patterns", &s.parse_status);
+        print_counts("not matchable, left out", &s.unsupported_types);
+        print_counts("kept, not matched (non-STIX)", &s.non_stix_pattern_types);
         if s.recent_rejects > 0 {
             println!(
                 "        {} rejected items kept for review",
@@ -256,4 +228,13 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
         println!("warning {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `        label: k n, k n` for a source's non-empty count table.
+fn print_counts(label: &str, counts: &std::collections::BTreeMap<String, u64>) {
+    if counts.is_empty() {
+        return;
+    }
+    let items: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("        {label}: {}", items.join(", "));
 }
