@@ -247,8 +247,8 @@ impl Config {
     }
 }
 
-/// The config must stay readable by group wazuh for `integrate`, but a literal
-/// secret in it should not be readable by every local user.
+/// The config must stay readable by group wazuh for `integrate`, which needs no
+/// secret: a literal secret in it is readable by that group at least.
 #[cfg(unix)]
 fn literal_secret_exposure(path: &Path, config: &Config) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
@@ -259,10 +259,10 @@ fn literal_secret_exposure(path: &Path, config: &Config) -> Option<String> {
         _ => false,
     });
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-    (has_literal && mode & 0o004 != 0).then(|| {
+    (has_literal && mode & 0o044 != 0).then(|| {
         format!(
-            "the file holds a literal secret and is readable by everyone (mode {mode:04o}); \
-             run chmod o-r on it, or use env:NAME or file:PATH"
+            "the file holds a literal secret and is readable by group or others \
+             (mode {mode:04o}); move it to file:PATH (mode 0600) or env:NAME"
         )
     })
 }

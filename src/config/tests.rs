@@ -693,7 +693,7 @@ fn values_are_normalised() {
 }
 
 #[test]
-fn world_readable_config_with_a_literal_secret_is_warned_about() {
+fn group_or_world_readable_config_with_a_literal_secret_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("intelmatch.toml");
@@ -701,7 +701,15 @@ fn world_readable_config_with_a_literal_secret_is_warned_about() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let c = Config::load(&path).unwrap();
     assert_eq!(c.warnings().len(), 2, "{:?}", c.warnings());
-    assert!(c.warnings()[1].contains("readable by everyone (mode 0644)"));
+    assert!(c.warnings()[1].contains("readable by group or others (mode 0644)"));
+    // 0640 root:wazuh is how integrate reads it: the wazuh group sees the secret.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert!(
+        c.warnings()[1].contains("(mode 0640)"),
+        "{:?}",
+        c.warnings()
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(Config::load(&path).unwrap().warnings().len(), 1);
 }
