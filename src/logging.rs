@@ -87,6 +87,31 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
     Ok(())
 }
 
+/// Report panics (bugs) as one error line through the log set up above,
+/// instead of std's multi-line message on stderr. The callers catch the
+/// unwind and go on or exit cleanly.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            "internal error{place}: {} (please report it)",
+            panic_message(info.payload())
+        );
+    }));
+}
+
+/// The text a panic was raised with (`panic!("...")` gives `&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
+}
+
 /// Set up logging for `integrate`: append to `log_file` (Wazuh's
 /// `<home>/logs/integrations.log`) when it can be opened for writing, else
 /// stderr. Warnings and errors only, unless `debug` (integratord's `debug`

@@ -11,8 +11,8 @@ extern "C" fn main(
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
     intelmatch::start::prepare();
-    // A panic that escaped the commands' own handling: std's hook has printed
-    // it; exit as std's runtime would.
+    // A panic that escaped the commands' own handling has been logged (or
+    // printed by std's hook before logging was set up); exit as std would.
     let code = std::panic::catch_unwind(run).unwrap_or(ExitCode::from(101));
     intelmatch::start::exit(code)
 }

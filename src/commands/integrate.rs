@@ -84,19 +84,7 @@ fn choose_profile(
 /// `intelmatch --config X integrate ...`. A panic (a bug) is logged as one
 /// line in the integrations log and exits 1; nothing half-built is sent.
 pub fn run(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!("internal error{place}: {what} (please report it)");
-    }));
+    logging::log_panics();
     std::panic::catch_unwind(|| run_inner(global_config, raw_args)).unwrap_or(ExitCode::from(1))
 }
 

@@ -88,6 +88,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     if let Err(e) = logging::init(&log) {
         eprintln!("intelmatch: {e}");
     }
+    logging::log_panics();
     if let Command::Wazuh(args) = &command {
         // Installing needs no config; use it when there is one.
         let config = Config::discover(cli.config.as_deref()).ok().map(|(_, c)| c);

@@ -179,34 +179,30 @@ pub fn run(
                 }
             };
             stats.alerts += 1;
-            let sent = match parse_alert(follower.line()) {
-                Ok(alert) => {
-                    if !filter.passes(&alert) {
-                        stats.filtered += 1;
-                        0
-                    } else if is_own_event(&alert, &OWN_TAGS) {
-                        stats.own_events += 1;
-                        0
-                    } else {
-                        let hits = enricher.alert(&alert).hits;
-                        if hits.is_empty() {
-                            0
-                        } else {
-                            stats.alerts_with_hits += 1;
-                            match send_events(
-                                &sink,
-                                config,
-                                profile,
-                                &profile_opts,
-                                &alert,
-                                hits,
-                                stop,
-                            ) {
-                                Some(n) => n,
-                                // Not committed: the next start sends this alert.
-                                None => break 'generations,
-                            }
-                        }
+            // A bug on one hostile line must not crash-loop the service on
+            // it: the line is counted as bad, its position committed.
+            let judged =
+                guarded(|| judge(follower.line(), &filter, &mut enricher)).unwrap_or_else(|bug| {
+                    // Its scratch buffers may be half-written: start afresh.
+                    enricher = new_enricher(&index, config);
+                    Err(bug)
+                });
+            let sent = match judged {
+                Ok(Judged::Filtered) => {
+                    stats.filtered += 1;
+                    0
+                }
+                Ok(Judged::Own) => {
+                    stats.own_events += 1;
+                    0
+                }
+                Ok(Judged::NoHits) => 0,
+                Ok(Judged::Hits(alert, hits)) => {
+                    stats.alerts_with_hits += 1;
+                    match send_events(&sink, config, profile, &profile_opts, &alert, hits, stop) {
+                        Some(n) => n,
+                        // Not committed: the next start sends this alert.
+                        None => break 'generations,
                     }
                 }
                 Err(e) => {
@@ -230,6 +226,40 @@ pub fn run(
     let _ = registry.flush();
     write_status(&status_path, &mut stats, &follower);
     Ok(stats)
+}
+
+/// What one alert line comes to before anything is sent.
+enum Judged {
+    Filtered,
+    Own,
+    NoHits,
+    Hits(Value, Vec<profile::ResolvedHit>),
+}
+
+fn judge(line: &[u8], filter: &AlertFilter, enricher: &mut Enricher<'_>) -> Result<Judged, String> {
+    let alert = parse_alert(line).map_err(|e| e.to_string())?;
+    if !filter.passes(&alert) {
+        return Ok(Judged::Filtered);
+    }
+    if is_own_event(&alert, &OWN_TAGS) {
+        return Ok(Judged::Own);
+    }
+    let hits = enricher.alert(&alert).hits;
+    Ok(if hits.is_empty() {
+        Judged::NoHits
+    } else {
+        Judged::Hits(alert, hits)
+    })
+}
+
+/// Runs `f`, a panic in it (logged by the hook) becoming the outer error.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        format!(
+            "internal error while matching: {}",
+            crate::logging::panic_message(payload.as_ref())
+        )
+    })
 }
 
 fn new_enricher<'i>(index: &'i Index, config: &Config) -> Enricher<'i> {
@@ -301,5 +331,19 @@ fn write_status(path: &Path, stats: &mut WatchStats, follower: &Follower) {
         .is_err()
     {
         tracing::debug!("cannot write {}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panic_while_matching_becomes_an_error_for_that_line() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        let err = guarded(|| -> u8 { panic!("index out of bounds") }).unwrap_err();
+        assert_eq!(err, "internal error while matching: index out of bounds");
+        let owned = guarded(|| -> u8 { panic!("{} bad", 1) }).unwrap_err();
+        assert_eq!(owned, "internal error while matching: 1 bad");
     }
 }
