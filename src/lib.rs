@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod intel;
 pub mod logging;
+pub mod modes;
 pub mod start;
 pub mod watch;
 pub mod wazuh;

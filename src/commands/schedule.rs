@@ -56,7 +56,7 @@ pub fn run(config: &Config, args: &SyncArgs, expr: &str) -> Result<ExitCode, Fai
             .map_err(|e| Failure::Runtime(format!("cannot handle signal {sig}: {e}")))?;
     }
     let path = state_path(config);
-    if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+    if let Err(e) = crate::modes::create_dir_all(&config.data_dir) {
         return Err(Failure::Runtime(format!(
             "data_dir {}: {e}",
             config.data_dir.display()
@@ -160,9 +160,8 @@ fn stamp(t: DateTime<Utc>) -> String {
 }
 
 fn write_state(path: &Path, state: &SchedulerState) {
-    let tmp = path.with_extension("json.tmp");
     let body = serde_json::to_vec_pretty(state).unwrap_or_default();
-    if let Err(e) = std::fs::write(&tmp, body).and_then(|()| std::fs::rename(&tmp, path)) {
+    if let Err(e) = crate::modes::write_replacing(path, &body) {
         tracing::warn!("scheduler state {}: {e}", path.display());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub struct SyncLock {
 impl SyncLock {
     pub fn acquire(data_dir: &Path) -> Result<SyncLock, Failure> {
         let path = data_dir.join("sync.lock");
-        let mut file = File::options()
+        let mut file = crate::modes::file_options()
             .create(true)
             .truncate(false)
             .read(true)
@@ -238,12 +238,8 @@ pub fn sync_once(
     Ok(outcome)
 }
 
-fn create_data_dir(dir: &PathBuf) -> Result<(), Failure> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(dir)
+fn create_data_dir(dir: &Path) -> Result<(), Failure> {
+    crate::modes::create_dir_all(dir)
         .map_err(|e| Failure::Runtime(format!("data_dir {}: {e}", dir.display())))
 }
 

@@ -324,12 +324,8 @@ fn wait_for_index(index_dir: &Path, stop: &AtomicBool, poll: Duration) -> Option
 fn write_status(path: &Path, stats: &mut WatchStats, follower: &Follower) {
     stats.lag_bytes = follower.lag(stats.offset);
     stats.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let tmp = path.with_extension("tmp");
     let body = serde_json::to_vec_pretty(stats).unwrap_or_default();
-    if std::fs::write(&tmp, body)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .is_err()
-    {
+    if crate::modes::write_replacing(path, &body).is_err() {
         tracing::debug!("cannot write {}", path.display());
     }
 }

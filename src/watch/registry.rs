@@ -7,7 +7,6 @@
 //! with SIGKILL) without a write or fsync per alert. `flush` (fsync) runs on a
 //! timer and at shutdown, for power loss.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -32,9 +31,9 @@ impl Registry {
     /// Opens or creates the registry at `path`.
     pub fn open(path: &Path) -> io::Result<Registry> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::modes::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
+        let file = crate::modes::file_options()
             .read(true)
             .write(true)
             .create(true)

@@ -4,7 +4,6 @@
 //! reported" lives in a stamp file whose mtime is the last report. A broken
 //! index must raise one Wazuh alert a minute, not one per alert.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -50,7 +49,7 @@ impl ErrorThrottle {
                 }
             }
         }
-        let touched = OpenOptions::new()
+        let touched = crate::modes::file_options()
             .create(true)
             .truncate(true)
             .write(true)

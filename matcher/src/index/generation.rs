@@ -10,6 +10,7 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +58,7 @@ pub(crate) fn publish(
 ) -> Result<u64, BuildError> {
     let lock_path = index_dir.join(layout::PUBLISH_LOCK);
     let lock = File::options()
+        .mode(super::fsutil::FILE_MODE)
         .create(true)
         .truncate(false)
         .write(true)
