@@ -463,6 +463,11 @@ fn hostile_alert_files_fail_cleanly_with_one_log_line() {
             b"{\"data\":{\"srcip\":\"\xff\xfe\"}}".to_vec(),
             "not valid JSON",
         ),
+        (
+            "raw NUL byte",
+            b"{\"data\":{\"srcip\":\"185.220.101.47\"}}\0\n".to_vec(),
+            "not valid JSON",
+        ),
     ];
     for (name, alert, reason) in cases {
         let before = w.log().lines().count();
@@ -508,6 +513,33 @@ fn hostile_alert_files_fail_cleanly_with_one_log_line() {
     let (status, got) = w.call("custom-intelmatch", b"{}\n");
     assert!(status.success());
     assert!(got.is_empty());
+}
+
+#[test]
+fn escaped_nul_bytes_and_huge_arrays_are_matched_within_bounds() {
+    let w = Wazuh::new();
+    // A JSON-escaped NUL glued to the IoC: no candidate carries it, and the
+    // clean value elsewhere still hits.
+    let mut alert = connection_alert("185.220.101.47");
+    alert["data"]["win"]["eventdata"]["sourceIp"] = json!("185.220.101.47\u{0}");
+    alert["data"]["win"]["eventdata"]["commandLine"] = json!("\u{0}".repeat(100_000));
+    let (status, got) = w.call("custom-intelmatch", &bytes(&alert));
+    assert!(status.success(), "{}", w.log());
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(!got[0].contains("\\u0000"), "{}", got[0]);
+    analysisd_split(&got[0]);
+
+    // 200,000 array items (3 MB, under the 4 MiB cap) at a catalog path: read
+    // up to the per-alert bounds, one event for the one known value.
+    let mut alert = connection_alert("185.220.101.47");
+    let many: Vec<Value> = (0..200_000u32)
+        .map(|i| json!(format!("45.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)))
+        .collect();
+    alert["data"]["srcip"] = Value::Array(many);
+    let (status, got) = w.call("custom-intelmatch", &bytes(&alert));
+    assert!(status.success(), "{}", w.log());
+    assert_eq!(got.len(), 1, "{got:?}");
+    analysisd_split(&got[0]);
 }
 
 #[test]
