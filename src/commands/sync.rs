@@ -207,6 +207,8 @@ pub fn sync_once(
         return Ok(outcome);
     }
     let started = Instant::now();
+    // Marks the end of the fetch phase in the logs (the crash tests kill here).
+    tracing::info!(index_dir = %config.index_dir().display(), "compiling the index");
     let extra = crate::intel::extra_entries(config);
     let extra_refs: Vec<&dyn store::compile::ExtraEntries> =
         extra.iter().map(|e| e.as_ref()).collect();

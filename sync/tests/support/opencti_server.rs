@@ -16,12 +16,15 @@
 //! in the error layout of the played version.
 #![allow(dead_code)]
 
+#[path = "faults.rs"]
+mod faults;
 #[path = "opencti_http.rs"]
 mod opencti_http;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use apollo_compiler::ast::Value as GqlValue;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -29,7 +32,8 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use serde_json::{json, Map, Value};
 
-pub use opencti_http::{HttpServer, Request, Response};
+pub use faults::{Fault, RandomFaults};
+pub use opencti_http::{HttpServer, Request, Response, Stall};
 
 /// The version the stand-in plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,17 +89,6 @@ pub fn validate(play: Play, query: &str) -> Result<(), String> {
     ExecutableDocument::parse_and_validate(&play.schema(), query, "query.graphql")
         .map(|_| ())
         .map_err(|e| e.errors.to_string())
-}
-
-/// A failure served instead of (or around) the next answer.
-#[derive(Debug, Clone)]
-pub enum Fault {
-    /// This HTTP status with a proxy-like HTML body.
-    Status(u16),
-    /// HTTP 429 with `Retry-After: <secs>`.
-    RateLimited(u64),
-    /// The real answer, cut in the middle and the connection closed.
-    Truncated,
 }
 
 /// One request as received.
@@ -172,6 +165,10 @@ pub struct State {
     pub max_page: usize,
     /// Served in order, one per request; `None` answers normally.
     pub faults: VecDeque<Option<Fault>>,
+    /// Drawn for each request once `faults` is empty.
+    pub random_faults: Option<RandomFaults>,
+    /// Every answer waits this long (so that a sync takes a while).
+    pub delay: Duration,
     pub log: Vec<Logged>,
     /// The server clock, Unix ms: every write takes the next tick.
     pub clock_ms: i64,
@@ -307,6 +304,16 @@ impl State {
         c.items.iter().map(|i| i.id().to_string()).collect()
     }
 
+    /// Every node of a root field (`indicators`, ...), as served.
+    pub fn nodes(&self, root: &str) -> Vec<Value> {
+        let c = match root {
+            "indicators" => &self.indicators,
+            "stixCyberObservables" => &self.observables,
+            _ => &self.relationships,
+        };
+        c.items.iter().map(Item::node).collect()
+    }
+
     /// Page queries received (not the version check), by root field.
     pub fn requests_for(&self, root: &str) -> Vec<&Logged> {
         self.log
@@ -384,6 +391,8 @@ impl OpenCti {
             claimed_version: None,
             max_page: 5000,
             faults: VecDeque::new(),
+            random_faults: None,
+            delay: Duration::ZERO,
             log: Vec::new(),
             clock_ms: EPOCH_MS,
             tick_ms: 1000,
@@ -394,7 +403,10 @@ impl OpenCti {
         let st = Arc::clone(&state);
         let http = HttpServer::start(Arc::new(move |req: &Request| {
             let mut state = st.lock().unwrap();
-            handle(play, &schema, &mut state, req)
+            let mut resp = handle(play, &schema, &mut state, req);
+            // Slept by the connection's thread, with the state unlocked.
+            resp.delay = state.delay;
+            resp
         }));
         OpenCti { http, play, state }
     }
@@ -412,7 +424,10 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     if req.method != "POST" || req.path != "/graphql" {
         return Response::json(404, r#"{"message":"Not found"}"#.into());
     }
-    let fault = state.faults.pop_front().flatten();
+    let fault = match state.faults.pop_front() {
+        Some(queued) => queued,
+        None => state.random_faults.as_mut().and_then(RandomFaults::draw),
+    };
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let query = body["query"].as_str().unwrap_or("").to_string();
     let variables = body.get("variables").cloned().unwrap_or(json!({}));
@@ -520,6 +535,11 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     reply.insert("data".into(), Value::Object(data));
     let mut resp = Response::json(200, Value::Object(reply).to_string());
     resp.truncate = matches!(fault, Some(Fault::Truncated));
+    resp.stall = match fault {
+        Some(Fault::Stall(d)) => Stall::BeforeHead(d),
+        Some(Fault::StallBody(d)) => Stall::MidBody(d),
+        _ => Stall::None,
+    };
     resp
 }
 
