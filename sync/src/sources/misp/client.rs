@@ -84,7 +84,7 @@ impl Client {
             http,
             key,
             retries: cfg.http.retries,
-            min_delay: Duration::from_millis(500),
+            min_delay: cfg.http.retry_delay(),
             cancel: Arc::new(AtomicBool::new(false)),
         })
     }

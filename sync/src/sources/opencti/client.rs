@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use crate::config::{HttpConfig, SecretValue};
 use crate::source::SourceError;
 
-/// The first retry waits about this long; each further one twice as long.
-const MIN_DELAY: Duration = Duration::from_millis(500);
+/// Retries wait at most this long (the first waits `retry_delay_ms`, each
+/// further one twice as long).
 const MAX_DELAY: Duration = Duration::from_secs(60);
 /// A `Retry-After` beyond this is not waited for as such (a proxy's "come back tomorrow").
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -33,6 +33,8 @@ pub struct Client {
     base: String,
     token: SecretValue,
     retries: u32,
+    /// The first wait before a retry.
+    min_delay: Duration,
     source: String,
 }
 
@@ -119,6 +121,7 @@ impl Client {
             base,
             token,
             retries: http.retries,
+            min_delay: http.retry_delay(),
             source: source.to_string(),
         })
     }
@@ -138,7 +141,7 @@ impl Client {
     ) -> Result<Value, SourceError> {
         let body = json!({"query": query, "variables": variables});
         let backoff = ExponentialBuilder::default()
-            .with_min_delay(MIN_DELAY)
+            .with_min_delay(self.min_delay)
             .with_max_delay(MAX_DELAY)
             .with_max_times(self.retries as usize)
             .with_jitter();
