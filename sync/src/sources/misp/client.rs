@@ -38,6 +38,8 @@ pub struct Client {
     key: SecretValue,
     retries: u32,
     min_delay: Duration,
+    /// `timeout_secs`, for messages.
+    timeout_secs: u64,
     cancel: Arc<AtomicBool>,
 }
 
@@ -85,6 +87,7 @@ impl Client {
             key,
             retries: cfg.http.retries,
             min_delay: cfg.http.retry_delay(),
+            timeout_secs: cfg.http.timeout_secs.max(1),
             cancel: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -173,7 +176,14 @@ impl Client {
             req = req.body(body.to_string());
         }
         let resp = req.send().await.map_err(|e| {
-            let text = transport(&e);
+            let text = if e.is_timeout() {
+                format!(
+                    "timed out: no answer within timeout_secs = {} s",
+                    self.timeout_secs
+                )
+            } else {
+                transport(&e)
+            };
             // An untrusted certificate stays untrusted: no point retrying.
             let retry = !text.contains(UNTRUSTED);
             Attempt {
@@ -193,7 +203,14 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| Attempt {
             error: SourceError::network(
                 &self.source,
-                format!("{what}: reading the reply: {}", transport(&e)),
+                if e.is_timeout() {
+                    format!(
+                        "{what}: the reply timed out before its end (timeout_secs = {} s)",
+                        self.timeout_secs
+                    )
+                } else {
+                    format!("{what}: reading the reply: {}", transport(&e))
+                },
             ),
             status: None,
             retry: true,
@@ -323,17 +340,7 @@ fn snippet(body: &[u8]) -> String {
 /// A transport error with its causes, on one line (reqwest hides the useful
 /// part, "certificate verify failed", in the source chain).
 fn transport(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
+    let mut out = crate::source::error_chain(e);
     if e.is_timeout() && !out.contains("timed out") {
         out.push_str(" (timed out)");
     }

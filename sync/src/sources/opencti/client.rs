@@ -35,6 +35,8 @@ pub struct Client {
     retries: u32,
     /// The first wait before a retry.
     min_delay: Duration,
+    /// `timeout_secs`, for messages.
+    timeout_secs: u64,
     source: String,
 }
 
@@ -122,6 +124,7 @@ impl Client {
             token,
             retries: http.retries,
             min_delay: http.retry_delay(),
+            timeout_secs: http.timeout_secs.max(1),
             source: source.to_string(),
         })
     }
@@ -223,9 +226,17 @@ impl Client {
             )));
         }
         let bytes = response.bytes().await.map_err(|e| {
+            let how = if e.is_timeout() {
+                format!(
+                    "timed out before its end (timeout_secs = {} s)",
+                    self.timeout_secs
+                )
+            } else {
+                format!("cut short: {}", chain(&e))
+            };
             Failure::transient(SourceError::network(
                 src,
-                format!("{what}: reply from {} cut short: {}", self.base, chain(&e)),
+                format!("{what}: reply from {} {how}", self.base),
             ))
         })?;
         let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -320,16 +331,26 @@ impl Client {
 
     fn transport(&self, what: &str, e: &reqwest::Error) -> Failure {
         let src = self.source.as_str();
-        let reason = if e.is_timeout() {
-            "timed out".to_string()
+        let mut reason = if e.is_timeout() {
+            format!(
+                "timed out: no answer within timeout_secs = {} s",
+                self.timeout_secs
+            )
         } else if e.is_connect() {
             format!("cannot connect: {}", chain(e))
         } else {
             chain(e)
         };
+        let untrusted = reason.contains(UNTRUSTED);
+        if untrusted {
+            reason.push_str(
+                " (the server's TLS certificate is not trusted: set ca_file to the CA that issued it)",
+            );
+        }
         let error = SourceError::network(src, format!("{what}: {}: {reason}", self.endpoint));
-        // A request that could not even be built will not build next time.
-        if e.is_builder() {
+        // A request that could not even be built will not build next time, and
+        // an untrusted certificate does not become trusted.
+        if e.is_builder() || untrusted {
             Failure::fatal(error)
         } else {
             Failure::transient(error)
@@ -337,19 +358,12 @@ impl Client {
     }
 }
 
+/// rustls' words for a certificate it does not accept.
+const UNTRUSTED: &str = "invalid peer certificate";
+
 /// An error and its causes on one line (reqwest's own message is terse).
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = c.source();
-    }
-    out
+    crate::source::error_chain(e)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare on APIs; ignored).
