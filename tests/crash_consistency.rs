@@ -586,6 +586,8 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
     let mut after_publication = 0;
     let mut mutations = 0;
     let mut attempts = 0;
+    // Killed syncs, checks after the kill, follow-up syncs, store comparisons.
+    let mut spent = [std::time::Duration::ZERO; 4];
     while kills.values().sum::<usize>() < KILL_POINTS {
         attempts += 1;
         assert!(
@@ -599,6 +601,7 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
         // A --full sync refetches everything: a long fetch phase to land in.
         // An incremental one is short: its kill often lands in the compile.
         let full = !aim_compile && rng.random_bool(0.8);
+        let t = Instant::now();
         let run = Running::start(&site, full);
         let mut seen = Vec::new();
         if aim_compile {
@@ -610,7 +613,9 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
         } else {
             std::thread::sleep(fetch.mul_f64(rng.random_range(0.0..1.0)));
         }
-        match run.kill(seen) {
+        let killed = run.kill(seen);
+        spent[0] += t.elapsed();
+        match killed {
             Some(phase) => {
                 *kills.get_mut(&phase).unwrap() += 1;
                 // Killed after its generation went live (while logging it or
@@ -626,20 +631,33 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
                 site.good_generation = current_generation(&site.path("data/index")).unwrap();
             }
         }
+        let t = Instant::now();
         site.assert_serving(&mut rng);
+        spent[1] += t.elapsed();
+        let t = Instant::now();
         site.sync_ok();
+        spent[2] += t.elapsed();
+        let t = Instant::now();
         site.assert_mirror();
+        spent[3] += t.elapsed();
     }
     let survived: usize = kills.values().sum();
     eprintln!(
         "crash_consistency: {survived} kill points survived ({} in fetch, {} in compile, \
          {after_publication} of these after the publication), \
          {finished_first} syncs finished before their kill, {mutations} changes at the source, \
-         final generation {}, {:.1} s",
+         final generation {}, {:.1} s ({:.1} s in killed syncs, {:.1} s checking after the \
+         kills, {:.1} s in follow-up syncs, {:.1} s comparing the store; the stand-in \
+         answered for {:.1} s)",
         kills[&Phase::Fetch],
         kills[&Phase::Compile],
         site.good_generation,
-        test_started.elapsed().as_secs_f64()
+        test_started.elapsed().as_secs_f64(),
+        spent[0].as_secs_f64(),
+        spent[1].as_secs_f64(),
+        spent[2].as_secs_f64(),
+        spent[3].as_secs_f64(),
+        site.server.with(|s| s.busy).as_secs_f64(),
     );
     assert!(kills[&Phase::Fetch] >= KILL_POINTS / 4, "{kills:?}");
     assert!(kills[&Phase::Compile] >= KILL_POINTS / 4, "{kills:?}");
