@@ -231,14 +231,15 @@ fn seed() -> u64 {
 }
 
 /// Runs `intelmatch lookup` in a loop until stopped: every answer must hit
-/// both stable values, from whatever generation is current.
+/// both stable values, from whatever generation is current; with `exact`,
+/// every answer must be that one, byte for byte (nothing changed since).
 struct Prober {
     stop: Arc<AtomicBool>,
     handle: thread::JoinHandle<Result<usize, String>>,
 }
 
 impl Prober {
-    fn start(site: &Site) -> Prober {
+    fn start(site: &Site, exact: Option<Vec<u8>>) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let mut cmd = site.cmd();
@@ -263,6 +264,13 @@ impl Prober {
                 }
                 if lines.len() != 2 {
                     return Err(format!("{} answers", lines.len()));
+                }
+                if exact.as_ref().is_some_and(|e| *e != out.stdout) {
+                    return Err(format!(
+                        "the answer changed from {} to {}",
+                        text(exact.as_deref().unwrap()),
+                        text(&out.stdout)
+                    ));
                 }
                 answers += 1;
                 // Paced, so that the syncs under test keep most of the CPU.
@@ -320,7 +328,7 @@ fn syncs_under_random_faults_complete_through_retries_and_mirror_the_sources() {
         0.02,
         0.05,
     ));
-    let prober = Prober::start(&site);
+    let prober = Prober::start(&site, None);
     let started = Instant::now();
     let mut completed = 0;
     let (mut waits_429, mut retries) = (0, 0);
@@ -391,7 +399,10 @@ fn stalls_and_tls_failures_fail_with_one_line_while_the_last_good_intel_serves()
     let site = Site::new();
     let out = site.run(&["-q", "sync"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let prober = Prober::start(&site);
+    // The last good answer: every lookup during the failing syncs gives it.
+    let good = site.run(&["-q", "lookup", "--json", STABLE_CTI, STABLE_MISP]);
+    assert!(good.status.success());
+    let prober = Prober::start(&site, Some(good.stdout));
     let started = Instant::now();
     let mut failures = Vec::new();
 
