@@ -305,8 +305,9 @@ timeout_secs = 30
         .unwrap()
     }
 
-    /// The store holds exactly what the sources hold.
-    fn assert_mirror(&self) {
+    /// The store holds exactly what the sources hold. Returns how many runs
+    /// the store records as interrupted.
+    fn assert_mirror(&self) -> i64 {
         let db = self.db();
         let source_id = |name: &str| -> i64 {
             db.query_row("SELECT id FROM sources WHERE name = ?1", [name], |r| {
@@ -417,24 +418,17 @@ timeout_secs = 30
         assert_eq!(keys, distinct, "a match key is stored twice");
         assert_eq!(orphans, 0, "keys of deleted indicators");
         assert_eq!(keys, live, "one key per live indicator");
-        let runs: i64 = db
-            .query_row(
-                "SELECT count(*) FROM sync_runs WHERE status = 'running'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        // Killed runs stay `running` (nobody was left to close them); the
-        // last one of each source completed.
-        let last_ok: i64 = db
-            .query_row(
-                "SELECT count(*) FROM sync_runs r WHERE r.id IN \
-                 (SELECT max(id) FROM sync_runs GROUP BY source_id) AND r.status = 'ok'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(last_ok, 2, "{runs} runs left running");
+        // A killed run is left `running`; the next run of its source marks it
+        // `interrupted`. The last run of each source completed.
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let running = count("SELECT count(*) FROM sync_runs WHERE status = 'running'");
+        assert_eq!(running, 0, "runs left `running`");
+        let last_ok = count(
+            "SELECT count(*) FROM sync_runs r WHERE r.id IN \
+             (SELECT max(id) FROM sync_runs GROUP BY source_id) AND r.status = 'ok'",
+        );
+        assert_eq!(last_ok, 2, "the last run of each source");
+        count("SELECT count(*) FROM sync_runs WHERE status = 'interrupted'")
     }
 }
 
@@ -583,6 +577,7 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
 
     let mut kills = BTreeMap::from([(Phase::Fetch, 0usize), (Phase::Compile, 0usize)]);
     let mut finished_first = 0;
+    let mut interrupted = 0;
     let mut after_publication = 0;
     let mut mutations = 0;
     let mut attempts = 0;
@@ -638,14 +633,29 @@ fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
         site.sync_ok();
         spent[2] += t.elapsed();
         let t = Instant::now();
-        site.assert_mirror();
+        interrupted = site.assert_mirror();
         spent[3] += t.elapsed();
     }
     let survived: usize = kills.values().sum();
+    // Killed compiles leave their temporary directories; the next sync's
+    // cleanup removes those whose build lock is free and that are over 10 s
+    // old, so only the last few kills' are left.
+    let leftovers = std::fs::read_dir(site.path("data/index"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .count();
     eprintln!(
         "crash_consistency: {survived} kill points survived ({} in fetch, {} in compile, \
          {after_publication} of these after the publication), \
          {finished_first} syncs finished before their kill, {mutations} changes at the source, \
+         {interrupted} runs recorded as interrupted, {leftovers} unfinished generation \
+         directories left, \
          final generation {}, {:.1} s ({:.1} s in killed syncs, {:.1} s checking after the \
          kills, {:.1} s in follow-up syncs, {:.1} s comparing the store; the stand-in \
          answered for {:.1} s)",

@@ -230,10 +230,17 @@ pub fn sync_once(
         config.sync.generations_keep,
         Duration::from_secs(config.sync.generation_grace_secs),
     ) {
-        Ok(c) if !c.removed.is_empty() => {
-            tracing::info!(removed = ?c.removed, "old generations removed")
+        Ok(c) => {
+            if !c.removed.is_empty() {
+                tracing::info!(removed = ?c.removed, "old generations removed");
+            }
+            if !c.abandoned.is_empty() {
+                tracing::info!(
+                    dirs = ?c.abandoned,
+                    "unfinished generations of killed syncs removed"
+                );
+            }
         }
-        Ok(_) => {}
         Err(e) => tracing::warn!("cleaning up old generations: {e}"),
     }
     outcome.generation = Some(meta);

@@ -407,9 +407,8 @@ fn errors_in_the_briefs_shape() {
         "config /etc/intelmatch/intelmatch.toml: sources[1] (misp): unknown key `kye`; \
          expected one of name, type, url, key, ca_file, insecure, timeout_secs, \
          connect_timeout_secs, retries, retry_delay_ms, page_size, overlap_secs, to_ids_only, \
-         published_only, \
-         types, categories, tags_include, tags_exclude, min_decay_score, mirror_warninglists, \
-         enabled (line 12)"
+         published_only, types, categories, tags_include, tags_exclude, min_decay_score, \
+         mirror_warninglists, enabled (line 12)"
     );
 
     let err = parse("# x\n[matching]\nwarninglists = \"maybe\"\n").unwrap_err();
