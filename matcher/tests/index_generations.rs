@@ -520,10 +520,18 @@ fn cleanup_removes_the_builds_of_dead_builders_at_once_and_never_a_live_one() {
     let old_style = tmp.path().join(".tmp-4243-1");
     std::fs::create_dir(&old_style).unwrap();
     backdate(&old_style, Duration::from_secs(60));
-    // A dead builder's directory created just now: maybe not locked yet.
+    // A directory created just now, its lock maybe not taken yet (dated in
+    // the future here, so that no pause of the test can age it).
     let fresh = tmp.path().join(".tmp-4244-1");
     std::fs::create_dir(&fresh).unwrap();
     std::fs::write(fresh.join(".building"), b"").unwrap();
+    std::fs::File::open(&fresh)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(std::time::SystemTime::now() + Duration::from_secs(3600)),
+        )
+        .unwrap();
 
     let c = cleanup(tmp.path(), 1, Duration::from_secs(3600)).unwrap();
     assert_eq!(c.abandoned, vec![".tmp-4242-1".to_string()]);
