@@ -167,6 +167,11 @@ fn verbosity_directives(verbose: u8, quiet: u8) -> String {
     for target in OUR_TARGETS {
         out.push_str(&format!(",{target}={ours}"));
     }
+    // rustls logs every refused certificate at ERROR, naming no source: the
+    // source's own error line already carries the reason. Shown from -vv on.
+    if verbose < 2 {
+        out.push_str(",rustls=off");
+    }
     out
 }
 
@@ -254,11 +259,11 @@ pub(crate) mod tests {
     fn verbosity_maps_to_levels() {
         assert_eq!(
             verbosity_directives(0, 0),
-            "warn,intelmatch=info,matcher=info,store=info"
+            "warn,intelmatch=info,matcher=info,store=info,rustls=off"
         );
         assert_eq!(
             verbosity_directives(1, 0),
-            "warn,intelmatch=debug,matcher=debug,store=debug"
+            "warn,intelmatch=debug,matcher=debug,store=debug,rustls=off"
         );
         assert_eq!(
             verbosity_directives(2, 0),
@@ -270,11 +275,11 @@ pub(crate) mod tests {
         );
         assert_eq!(
             verbosity_directives(0, 1),
-            "warn,intelmatch=warn,matcher=warn,store=warn"
+            "warn,intelmatch=warn,matcher=warn,store=warn,rustls=off"
         );
         assert_eq!(
             verbosity_directives(0, 9),
-            "error,intelmatch=error,matcher=error,store=error"
+            "error,intelmatch=error,matcher=error,store=error,rustls=off"
         );
     }
 

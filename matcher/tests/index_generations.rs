@@ -478,3 +478,75 @@ fn hash_keys_are_found_and_listed_whichever_structure_holds_them() {
     assert_eq!(keys, [md5, "not-a-hash"]);
     assert_eq!(index.meta().exact_keys, 3);
 }
+
+/// Sets a directory's modification time `age` into the past.
+fn backdate(dir: &std::path::Path, age: Duration) {
+    let then = std::time::SystemTime::now() - age;
+    std::fs::File::open(dir)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(then))
+        .unwrap();
+}
+
+fn tmp_dirs(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn cleanup_removes_the_builds_of_dead_builders_at_once_and_never_a_live_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path(), &sample());
+    // A builder killed mid-build (SIGKILL, OOM) leaves its directory with a
+    // lock nobody holds.
+    let dead = tmp.path().join(".tmp-4242-1");
+    std::fs::create_dir(&dead).unwrap();
+    std::fs::write(dead.join(".building"), b"").unwrap();
+    std::fs::write(dead.join("records.dat"), b"half").unwrap();
+    backdate(&dead, Duration::from_secs(60));
+    // A builder at work, its directory as old.
+    let live = IndexBuilder::new(tmp.path()).unwrap();
+    let live_dir = tmp_dirs(tmp.path())
+        .into_iter()
+        .find(|n| n != ".tmp-4242-1")
+        .unwrap();
+    backdate(&tmp.path().join(&live_dir), Duration::from_secs(60));
+    // One without a lock file (an older binary): only its age counts.
+    let old_style = tmp.path().join(".tmp-4243-1");
+    std::fs::create_dir(&old_style).unwrap();
+    backdate(&old_style, Duration::from_secs(60));
+    // A directory created just now, its lock maybe not taken yet (dated in
+    // the future here, so that no pause of the test can age it).
+    let fresh = tmp.path().join(".tmp-4244-1");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join(".building"), b"").unwrap();
+    std::fs::File::open(&fresh)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(std::time::SystemTime::now() + Duration::from_secs(3600)),
+        )
+        .unwrap();
+
+    let c = cleanup(tmp.path(), 1, Duration::from_secs(3600)).unwrap();
+    assert_eq!(c.abandoned, vec![".tmp-4242-1".to_string()]);
+    let mut left = vec![
+        ".tmp-4243-1".to_string(),
+        ".tmp-4244-1".to_string(),
+        live_dir,
+    ];
+    left.sort();
+    assert_eq!(tmp_dirs(tmp.path()), left);
+    // The live builder publishes normally, without a lock file in its generation.
+    let meta = live.finish().unwrap();
+    let published = tmp
+        .path()
+        .join(matcher::index::layout::generation_dir_name(meta.generation));
+    assert!(!published.join(".building").exists());
+    assert!(Index::open(tmp.path()).is_ok());
+}

@@ -207,6 +207,8 @@ pub fn sync_once(
         return Ok(outcome);
     }
     let started = Instant::now();
+    // Marks the end of the fetch phase in the logs (the crash tests kill here).
+    tracing::info!(index_dir = %config.index_dir().display(), "compiling the index");
     let extra = crate::intel::extra_entries(config);
     let extra_refs: Vec<&dyn store::compile::ExtraEntries> =
         extra.iter().map(|e| e.as_ref()).collect();
@@ -228,10 +230,17 @@ pub fn sync_once(
         config.sync.generations_keep,
         Duration::from_secs(config.sync.generation_grace_secs),
     ) {
-        Ok(c) if !c.removed.is_empty() => {
-            tracing::info!(removed = ?c.removed, "old generations removed")
+        Ok(c) => {
+            if !c.removed.is_empty() {
+                tracing::info!(removed = ?c.removed, "old generations removed");
+            }
+            if !c.abandoned.is_empty() {
+                tracing::info!(
+                    dirs = ?c.abandoned,
+                    "unfinished generations of killed syncs removed"
+                );
+            }
         }
-        Ok(_) => {}
         Err(e) => tracing::warn!("cleaning up old generations: {e}"),
     }
     outcome.generation = Some(meta);

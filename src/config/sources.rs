@@ -169,6 +169,9 @@ fn read_http(t: &mut Table<'_>, warnings: &mut Vec<String>) -> Result<HttpConfig
             .int("connect_timeout_secs", 1, 3600)?
             .unwrap_or(d.connect_timeout_secs),
         retries: t.int("retries", 0, 100)?.unwrap_or(d.retries),
+        retry_delay_ms: t
+            .int("retry_delay_ms", 1, 60_000)?
+            .unwrap_or(d.retry_delay_ms),
     };
     if http.insecure {
         warnings.push(format!(

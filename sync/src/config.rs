@@ -250,6 +250,10 @@ pub struct HttpConfig {
     /// Retries after a failed attempt, with backoff and jitter; 0 = a single attempt.
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// The first wait before a retry, milliseconds; each further one waits
+    /// twice as long (with jitter). A server's `Retry-After` wins over it.
+    #[serde(default = "default_retry_delay_ms")]
+    pub retry_delay_ms: u64,
 }
 
 fn default_timeout() -> u64 {
@@ -261,11 +265,20 @@ fn default_connect_timeout() -> u64 {
 fn default_retries() -> u32 {
     HttpConfig::DEFAULT_RETRIES
 }
+fn default_retry_delay_ms() -> u64 {
+    HttpConfig::DEFAULT_RETRY_DELAY_MS
+}
 
 impl HttpConfig {
     pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
     pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
     pub const DEFAULT_RETRIES: u32 = 5;
+    pub const DEFAULT_RETRY_DELAY_MS: u64 = 500;
+
+    /// [`HttpConfig::retry_delay_ms`] as a duration.
+    pub fn retry_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.retry_delay_ms.max(1))
+    }
 }
 
 impl Default for HttpConfig {
@@ -276,6 +289,7 @@ impl Default for HttpConfig {
             timeout_secs: HttpConfig::DEFAULT_TIMEOUT_SECS,
             connect_timeout_secs: HttpConfig::DEFAULT_CONNECT_TIMEOUT_SECS,
             retries: HttpConfig::DEFAULT_RETRIES,
+            retry_delay_ms: HttpConfig::DEFAULT_RETRY_DELAY_MS,
         }
     }
 }

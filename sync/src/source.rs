@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::store::{ApplyStats, Store};
 use crate::{Batch, ObjectType};
 
+pub(crate) use error::error_chain;
 pub use error::{SourceError, SourceErrorKind};
 pub use run::{run_source, RunOptions};
 

@@ -671,3 +671,43 @@ async fn a_server_that_never_answers_times_out_with_a_clear_line() {
     );
     assert!(!line.contains('\n') && !line.contains(KEY), "{line}");
 }
+
+#[tokio::test]
+async fn a_rate_limit_waits_what_retry_after_says_and_faults_are_retried() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut s = setup();
+    {
+        let mut w = s.server.world();
+        populate(&mut w);
+        // getVersion passes, then a 429 asking for 1 s, a 503, a cut body
+        // and a reply that stalls mid-body for less than the timeout.
+        w.faults.extend([
+            None,
+            Some(misp_server::Fault::RateLimited(1)),
+            Some(misp_server::Fault::Status(503)),
+            Some(misp_server::Fault::Truncated),
+            Some(misp_server::Fault::StallBody(Duration::from_millis(200))),
+        ]);
+    }
+    s.cfg.http.retries = 4;
+    s.cfg.http.timeout_secs = 10;
+    s.sync().await;
+    s.assert_mirror();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let waits: Vec<&str> = logs.lines().filter(|l| l.contains("retrying in")).collect();
+    assert_eq!(waits.len(), 3, "{logs}");
+    // The backoff starts at 1 ms here: 1.0 s is the server's Retry-After.
+    assert!(
+        waits[0].contains("HTTP 429") && waits[0].contains("retrying in 1.0s"),
+        "{logs}"
+    );
+    assert!(waits[1].contains("HTTP 503") && waits[1].contains("retrying in 0.0s"));
+    assert!(waits[2].contains("reading the reply"), "{logs}");
+    assert_eq!(s.server.world().faulted.len(), 4);
+}

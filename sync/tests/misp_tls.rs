@@ -11,13 +11,11 @@ mod misp_server;
 #[path = "support/tls_front.rs"]
 mod tls_front;
 
-use std::path::PathBuf;
-
 use misp_server::{MispServer, KEY};
 use store::config::MispConfig;
 use store::sources::misp::MispSource;
 use store::{run_source, ObjectType, RunOptions, Secret, SourceError, SourceErrorKind, Store};
-use tls_front::{TlsFront, CA_PEM};
+use tls_front::{ca_pem, TlsFront};
 
 const SOURCE: &str = "misp";
 
@@ -105,7 +103,7 @@ fn ca_file_trusts_the_instance_and_insecure_accepts_it_unverified() {
     assert_eq!(want.len(), 2);
 
     let mut cfg = s.cfg();
-    cfg.http.ca_file = Some(PathBuf::from(CA_PEM));
+    cfg.http.ca_file = Some(ca_pem());
     assert_eq!(s.sync(&cfg).unwrap(), want, "ca_file");
 
     let mut cfg = s.cfg();

@@ -878,3 +878,33 @@ fn a_query_the_server_refuses_and_an_old_version_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn answers_that_stall_past_the_timeout_are_retried() {
+    let mut e = env(Play::V6_9);
+    e.server.with(|s| {
+        for i in 0..5 {
+            s.add(ipv4_indicator(&format!("i{i}"), &format!("192.0.2.{i}")));
+        }
+        // The version check passes; page 1 then stalls before its head, and
+        // on the retry in the middle of its body, each past timeout_secs.
+        let stall = std::time::Duration::from_secs(3);
+        s.faults.extend([
+            None,
+            Some(Fault::Stall(stall)),
+            Some(Fault::StallBody(stall)),
+        ]);
+    });
+    e.cfg.http.timeout_secs = 1;
+    e.cfg.http.retries = 2;
+    e.cfg.http.retry_delay_ms = 1;
+    e.sync(false).unwrap();
+    assert_eq!(
+        e.live_ids(ObjectType::Indicator),
+        server_ids(&e.server, "indicators")
+    );
+    let faults = e
+        .server
+        .with(|s| s.log.iter().filter(|l| l.fault.is_some()).count());
+    assert_eq!(faults, 2);
+}

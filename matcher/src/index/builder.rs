@@ -137,6 +137,8 @@ const AREA_SUBSTRINGS: u8 = 4;
 pub struct IndexBuilder {
     index_dir: PathBuf,
     tmp: PathBuf,
+    /// `tmp/.building`, locked for as long as this builder lives.
+    _building: File,
     /// `None` only after `finish` took it.
     records: Option<RecordWriter<BufWriter<File>, BufWriter<File>>>,
     exact: KeyArena,
@@ -161,8 +163,15 @@ impl IndexBuilder {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let tmp = index_dir.join(format!(".tmp-{}-{nanos}", std::process::id()));
+        let tmp = index_dir.join(format!(
+            "{}{}-{nanos}",
+            layout::TMP_PREFIX,
+            std::process::id()
+        ));
         create_dir(&tmp).map_err(err(&tmp, "create generation directory"))?;
+        let building_path = tmp.join(layout::BUILDING_LOCK);
+        let building = create_file(&building_path).map_err(err(&building_path, "create"))?;
+        building.lock().map_err(err(&building_path, "lock"))?;
         let open = |name: &str| -> Result<BufWriter<File>, BuildError> {
             let p = tmp.join(name);
             let f = create_file(&p).map_err(err(&p, "create file"))?;
@@ -172,6 +181,7 @@ impl IndexBuilder {
         Ok(IndexBuilder {
             index_dir: index_dir.to_path_buf(),
             tmp,
+            _building: building,
             records: Some(records),
             exact: KeyArena::default(),
             hashes: HashTableBuilder::default(),
@@ -416,6 +426,10 @@ impl IndexBuilder {
         }
         let readers = tmp.join(layout::READERS_LOCK);
         create_file(&readers).map_err(err(&readers, "create"))?;
+        // A published generation carries no build lock (the lock itself is
+        // held until this builder is dropped).
+        let building = tmp.join(layout::BUILDING_LOCK);
+        fs::remove_file(&building).map_err(err(&building, "remove"))?;
 
         let mut meta = GenerationMeta {
             format: layout::FORMAT,

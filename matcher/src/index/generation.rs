@@ -118,12 +118,22 @@ pub struct Cleanup {
     pub removed: Vec<u64>,
     /// Kept because a reader still holds them (within the grace period).
     pub in_use: Vec<u64>,
+    /// Temporary build directories removed: their builder died (killed, out
+    /// of memory) before publishing them.
+    pub abandoned: Vec<String>,
 }
+
+/// A build directory younger than this is left alone even with its lock free:
+/// its builder takes the lock right after creating it, but may not have yet.
+const BUILD_LOCK_MARGIN: Duration = Duration::from_secs(10);
+/// A build directory without a lock file (older binaries) is removed at this age.
+const ABANDONED_UNLOCKED: Duration = Duration::from_secs(6 * 3600);
 
 /// Removes generations older than the newest `keep` (never the current one):
 /// at once when no reader holds them, or after `grace` even if one does (a
 /// reader that already mapped its files is unaffected by the removal).
-/// Also removes temporary directories left by crashed builders.
+/// Also removes temporary directories left by crashed builders: at once when
+/// no builder holds their `.building` lock, else never.
 pub fn cleanup(index_dir: &Path, keep: usize, grace: Duration) -> io::Result<Cleanup> {
     let mut done = Cleanup::default();
     let current = read_current(index_dir)?.map(|c| c.generation);
@@ -148,10 +158,19 @@ pub fn cleanup(index_dir: &Path, keep: usize, grace: Duration) -> io::Result<Cle
     }
     for entry in fs::read_dir(index_dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(".tmp-") && older_than(&entry.path(), Duration::from_secs(6 * 3600)) {
-            let _ = fs::remove_dir_all(entry.path());
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if !name.starts_with(layout::TMP_PREFIX) || !path.is_dir() {
+            continue;
+        }
+        let abandoned = match File::open(path.join(layout::BUILDING_LOCK)) {
+            Ok(f) => older_than(&path, BUILD_LOCK_MARGIN) && f.try_lock().is_ok(),
+            // Being published (the lock file is removed just before), or
+            // left by an older binary: only its age tells.
+            Err(_) => older_than(&path, ABANDONED_UNLOCKED),
+        };
+        if abandoned && fs::remove_dir_all(&path).is_ok() {
+            done.abandoned.push(name);
         }
     }
     Ok(done)

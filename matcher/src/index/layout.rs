@@ -15,6 +15,8 @@
 //!     records.dat            record bodies (compact binary, see record_codec.rs)
 //!     strings.bin            interned provenance strings the bodies refer to
 //!     .readers               lock file: readers hold a shared lock
+//!   .tmp-<pid>-<nanos>/      a generation being built
+//!     .building              lock file: its builder holds an exclusive lock
 //! ```
 
 pub const CURRENT: &str = "CURRENT";
@@ -31,6 +33,11 @@ pub const STRINGS: &str = "strings.bin";
 pub const READERS_LOCK: &str = ".readers";
 /// Held exclusively while a generation is being numbered and published.
 pub const PUBLISH_LOCK: &str = ".publish.lock";
+/// In a temporary build directory: held exclusively by its builder, so that
+/// cleanup can tell a build in progress from one whose process died.
+pub const BUILDING_LOCK: &str = ".building";
+/// Prefix of the temporary build directories.
+pub const TMP_PREFIX: &str = ".tmp-";
 
 /// Every data file of a generation, in the order they are written.
 pub const DATA_FILES: [&str; 9] = [

@@ -107,6 +107,31 @@ impl std::fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+/// An error and its causes on one line, each cause once. reqwest's own
+/// "... for url (<url>)" is dropped: the caller's line names the URL already.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = without_url(&e.to_string());
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = without_url(&c.to_string());
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+fn without_url(text: &str) -> String {
+    if let Some(i) = text.find(" for url (") {
+        if let Some(j) = text[i..].find(')') {
+            return format!("{}{}", &text[..i], &text[i + j + 1..]);
+        }
+    }
+    text.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +144,30 @@ mod tests {
             "source `opencti`: GraphQL error: FORBIDDEN_ACCESS"
         );
         assert_eq!(e.kind(), SourceErrorKind::Server);
+    }
+
+    #[test]
+    fn error_chains_drop_reqwests_url() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let e = E(
+            "error sending request for url (https://cti.example/graphql)",
+            Some(Box::new(E("operation timed out", None))),
+        );
+        assert_eq!(
+            error_chain(&e),
+            "error sending request: operation timed out"
+        );
     }
 
     #[test]

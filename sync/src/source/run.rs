@@ -89,8 +89,14 @@ pub async fn run_source(
             );
             Ok(report)
         }
-        Err(e) => {
+        // The caller reports the error itself (one line per failure): here it
+        // is only worth a warning when the run was stopped on request.
+        Err(e) if cancelled => {
             tracing::warn!(source = %name, status = status.as_str(), error = %e, "sync ended early");
+            Err(e)
+        }
+        Err(e) => {
+            tracing::debug!(source = %name, status = status.as_str(), error = %e, "sync ended early");
             Err(e)
         }
     }

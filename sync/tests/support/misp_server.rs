@@ -12,19 +12,27 @@
 //! `Accept: application/json`, and a 400 for a POST without `Content-Type:
 //! application/json` (MISP would ignore such a body's filters). Faults can be injected (an error after N restSearch
 //! pages, rows dropped from a page as the admin allowedlist does, a refused
-//! event index).
+//! event index), and per request from `support/faults.rs` (queued or drawn
+//! at random: 5xx, 429 with `Retry-After`, cut bodies, stalls), with an
+//! optional delay before every answer.
 //!
 //! Test data uses documentation ranges (192.0.2.0/24, 198.51.100.0/24,
 //! 203.0.113.0/24) and `.example` names: they sit on warninglists, which do
 //! not matter at this level (the store keeps them all).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+#[path = "faults.rs"]
+mod faults;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
+
+pub use faults::{Fault, RandomFaults};
 
 pub const KEY: &str = "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7b";
 
@@ -84,6 +92,14 @@ pub struct World {
     pub log: Vec<(String, String, Value)>,
     /// Time spent answering restSearch (benchmark: the stand-in's share).
     pub search_time: std::time::Duration,
+    /// Served in order, one per request (any path); `None` answers normally.
+    pub faults: VecDeque<Option<Fault>>,
+    /// Drawn for each request once `faults` is empty.
+    pub random_faults: Option<RandomFaults>,
+    /// Requests answered with a fault: (path, fault).
+    pub faulted: Vec<(String, Fault)>,
+    /// Every answer waits this long.
+    pub delay: Duration,
 }
 
 impl World {
@@ -104,6 +120,10 @@ impl World {
             warninglists: Vec::new(),
             log: Vec::new(),
             search_time: std::time::Duration::ZERO,
+            faults: VecDeque::new(),
+            random_faults: None,
+            faulted: Vec::new(),
+            delay: Duration::ZERO,
         }
     }
 
@@ -312,16 +332,45 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let resp = {
+    let (resp, fault, delay) = {
         let mut w = world.lock().unwrap();
         w.log.push((method.clone(), path.clone(), body.clone()));
-        route(&mut w, &method, &path, &headers, &body)
+        let fault = match w.faults.pop_front() {
+            Some(queued) => queued,
+            None => w.random_faults.as_mut().and_then(RandomFaults::draw),
+        };
+        if let Some(f) = &fault {
+            w.faulted.push((path.clone(), f.clone()));
+        }
+        let resp = match &fault {
+            Some(Fault::Status(code)) => Response {
+                status: *code,
+                body: format!("<html><body><h1>{code}</h1></body></html>"),
+                headers: Vec::new(),
+            },
+            Some(Fault::RateLimited(secs)) => {
+                let mut r = error(429, "Too many requests", &path);
+                r.headers.push(("Retry-After".into(), secs.to_string()));
+                r
+            }
+            _ => route(&mut w, &method, &path, &headers, &body),
+        };
+        (resp, fault, w.delay)
     };
+    // The sleeps happen with the world unlocked.
+    std::thread::sleep(delay);
+    if let Some(Fault::Stall(d)) = fault {
+        std::thread::sleep(d);
+    }
     let reason = match resp.status {
         200 => "OK",
         403 => "Forbidden",
         404 => "Not Found",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Other",
     };
     let mut out = format!(
@@ -335,7 +384,21 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
     out.push_str("\r\n");
     let mut stream = stream;
     stream.write_all(out.as_bytes())?;
-    stream.write_all(resp.body.as_bytes())?;
+    let body = resp.body.as_bytes();
+    match fault {
+        Some(Fault::Truncated) => {
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            return stream.shutdown(std::net::Shutdown::Both);
+        }
+        Some(Fault::StallBody(d)) => {
+            stream.write_all(&body[..body.len() / 2])?;
+            stream.flush()?;
+            std::thread::sleep(d);
+            stream.write_all(&body[body.len() / 2..])?;
+        }
+        _ => stream.write_all(body)?,
+    }
     stream.flush()
 }
 

@@ -1,6 +1,8 @@
 //! A small HTTP/1.1 server on 127.0.0.1 for the OpenCTI stand-in: keep-alive,
 //! `Content-Length` bodies, one thread per connection. A response can be cut
-//! short on purpose (the connection closes before the declared length).
+//! short on purpose (the connection closes before the declared length),
+//! delayed, or stalled before its head or in the middle of its body (the
+//! sleeps happen on the connection's thread, outside any handler lock).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -8,6 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub struct Request {
     pub method: String,
@@ -32,6 +35,21 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Send only the first half of the body, then close the connection.
     pub truncate: bool,
+    /// Wait this long before sending anything (a slow server).
+    pub delay: Duration,
+    /// Where the answer stalls, and for how long, before it goes on.
+    pub stall: Stall,
+}
+
+/// A response that stops moving for a while (longer than the client's timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stall {
+    #[default]
+    None,
+    /// Nothing at all is sent for this long (no status line, no headers).
+    BeforeHead(Duration),
+    /// The head and half the body are sent, then nothing for this long.
+    MidBody(Duration),
 }
 
 impl Response {
@@ -41,6 +59,8 @@ impl Response {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.into_bytes(),
             truncate: false,
+            delay: Duration::ZERO,
+            stall: Stall::None,
         }
     }
 }
@@ -148,6 +168,12 @@ fn serve_connection(conn: TcpStream, handler: Handler) {
             body,
         };
         let resp = handler(&req);
+        if !resp.delay.is_zero() {
+            std::thread::sleep(resp.delay);
+        }
+        if let Stall::BeforeHead(d) = resp.stall {
+            std::thread::sleep(d);
+        }
         let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
         for (n, v) in &resp.headers {
             head.push_str(&format!("{n}: {v}\r\n"));
@@ -162,6 +188,21 @@ fn serve_connection(conn: TcpStream, handler: Handler) {
             return;
         }
         head.push_str("\r\n");
+        if let Stall::MidBody(d) = resp.stall {
+            let half = resp.body.len() / 2;
+            if out.write_all(head.as_bytes()).is_err()
+                || out.write_all(&resp.body[..half]).is_err()
+                || out.flush().is_err()
+            {
+                return;
+            }
+            std::thread::sleep(d);
+            if out.write_all(&resp.body[half..]).is_err() {
+                return;
+            }
+            let _ = out.flush();
+            continue;
+        }
         if out.write_all(head.as_bytes()).is_err() || out.write_all(&resp.body).is_err() {
             return;
         }

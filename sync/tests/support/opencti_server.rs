@@ -16,12 +16,16 @@
 //! in the error layout of the played version.
 #![allow(dead_code)]
 
+#[path = "faults.rs"]
+mod faults;
 #[path = "opencti_http.rs"]
 mod opencti_http;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use apollo_compiler::ast::Value as GqlValue;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -29,7 +33,8 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use serde_json::{json, Map, Value};
 
-pub use opencti_http::{HttpServer, Request, Response};
+pub use faults::{Fault, RandomFaults};
+pub use opencti_http::{HttpServer, Request, Response, Stall};
 
 /// The version the stand-in plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,17 +92,6 @@ pub fn validate(play: Play, query: &str) -> Result<(), String> {
         .map_err(|e| e.errors.to_string())
 }
 
-/// A failure served instead of (or around) the next answer.
-#[derive(Debug, Clone)]
-pub enum Fault {
-    /// This HTTP status with a proxy-like HTML body.
-    Status(u16),
-    /// HTTP 429 with `Retry-After: <secs>`.
-    RateLimited(u64),
-    /// The real answer, cut in the middle and the connection closed.
-    Truncated,
-}
-
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -125,14 +119,19 @@ impl Item {
 
     /// The full node. Compact items (benchmarks) hold only their pattern.
     fn node(&self) -> Value {
+        self.node_ref().into_owned()
+    }
+
+    /// The full node, borrowed unless it is built from a compact item.
+    fn node_ref(&self) -> Cow<'_, Value> {
         match &self.node {
             Value::String(pattern) => {
                 let mut n = indicator(self.id(), pattern);
                 n["updated_at"] = json!(iso(self.ms));
                 n["created_at"] = json!(iso(self.ms));
-                n
+                Cow::Owned(n)
             }
-            node => node.clone(),
+            node => Cow::Borrowed(node),
         }
     }
 }
@@ -172,6 +171,12 @@ pub struct State {
     pub max_page: usize,
     /// Served in order, one per request; `None` answers normally.
     pub faults: VecDeque<Option<Fault>>,
+    /// Drawn for each request once `faults` is empty.
+    pub random_faults: Option<RandomFaults>,
+    /// Every answer waits this long (so that a sync takes a while).
+    pub delay: Duration,
+    /// Time spent answering (benchmarks and tests: the stand-in's share).
+    pub busy: Duration,
     pub log: Vec<Logged>,
     /// The server clock, Unix ms: every write takes the next tick.
     pub clock_ms: i64,
@@ -307,6 +312,16 @@ impl State {
         c.items.iter().map(|i| i.id().to_string()).collect()
     }
 
+    /// Every node of a root field (`indicators`, ...), as served.
+    pub fn nodes(&self, root: &str) -> Vec<Value> {
+        let c = match root {
+            "indicators" => &self.indicators,
+            "stixCyberObservables" => &self.observables,
+            _ => &self.relationships,
+        };
+        c.items.iter().map(Item::node).collect()
+    }
+
     /// Page queries received (not the version check), by root field.
     pub fn requests_for(&self, root: &str) -> Vec<&Logged> {
         self.log
@@ -384,6 +399,9 @@ impl OpenCti {
             claimed_version: None,
             max_page: 5000,
             faults: VecDeque::new(),
+            random_faults: None,
+            delay: Duration::ZERO,
+            busy: Duration::ZERO,
             log: Vec::new(),
             clock_ms: EPOCH_MS,
             tick_ms: 1000,
@@ -394,7 +412,12 @@ impl OpenCti {
         let st = Arc::clone(&state);
         let http = HttpServer::start(Arc::new(move |req: &Request| {
             let mut state = st.lock().unwrap();
-            handle(play, &schema, &mut state, req)
+            let started = std::time::Instant::now();
+            let mut resp = handle(play, &schema, &mut state, req);
+            state.busy += started.elapsed();
+            // Slept by the connection's thread, with the state unlocked.
+            resp.delay = state.delay;
+            resp
         }));
         OpenCti { http, play, state }
     }
@@ -412,7 +435,10 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     if req.method != "POST" || req.path != "/graphql" {
         return Response::json(404, r#"{"message":"Not found"}"#.into());
     }
-    let fault = state.faults.pop_front().flatten();
+    let fault = match state.faults.pop_front() {
+        Some(queued) => queued,
+        None => state.random_faults.as_mut().and_then(RandomFaults::draw),
+    };
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let query = body["query"].as_str().unwrap_or("").to_string();
     let variables = body.get("variables").cloned().unwrap_or(json!({}));
@@ -520,6 +546,11 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     reply.insert("data".into(), Value::Object(data));
     let mut resp = Response::json(200, Value::Object(reply).to_string());
     resp.truncate = matches!(fault, Some(Fault::Truncated));
+    resp.stall = match fault {
+        Some(Fault::Stall(d)) => Stall::BeforeHead(d),
+        Some(Fault::StallBody(d)) => Stall::MidBody(d),
+        _ => Stall::None,
+    };
     resp
 }
 
@@ -597,7 +628,7 @@ impl Exec<'_> {
             })
             .transpose()?;
         let take = first.min(max_page);
-        let mut picked: Vec<(Value, Value)> = Vec::new();
+        let mut picked: Vec<(Value, Cow<'_, Value>)> = Vec::new();
         let mut global = 0usize;
         if by_updated {
             // The collection is in this order already; `updated_at gte` is a range.
@@ -616,14 +647,14 @@ impl Exec<'_> {
             if matcher.checks.is_empty() {
                 global = c.items.len() - from;
                 for item in c.items.iter().skip(start).take(take) {
-                    picked.push((json!([item.ms, item.standard_id]), item.node()));
+                    picked.push((json!([item.ms, item.standard_id]), item.node_ref()));
                 }
             } else {
                 for (pos, item) in c.items.iter().enumerate().skip(from) {
                     if matcher.matches(item) {
                         global += 1;
                         if pos >= start && picked.len() < take {
-                            picked.push((json!([item.ms, item.standard_id]), item.node()));
+                            picked.push((json!([item.ms, item.standard_id]), item.node_ref()));
                         }
                     }
                 }
@@ -644,33 +675,94 @@ impl Exec<'_> {
                 }
                 global += 1;
                 if pos >= start && picked.len() < take {
-                    picked.push((json!([item.standard_id]), item.node()));
+                    picked.push((json!([item.standard_id]), item.node_ref()));
                 } else if pos >= start && matcher.checks.is_empty() {
                     global = order.len();
                     break;
                 }
             }
         }
-        let edges: Vec<Value> = picked
-            .iter()
-            .map(|(key, node)| json!({"cursor": base64_encode(key.to_string().as_bytes()), "node": node}))
+        let edges: Vec<(String, Cow<'_, Value>)> = picked
+            .into_iter()
+            .map(|(key, node)| (base64_encode(key.to_string().as_bytes()), node))
             .collect();
-        let end_cursor = edges
-            .last()
-            .map(|e| e["cursor"].clone())
-            .unwrap_or(json!(""));
-        let start_cursor = edges
-            .first()
-            .map(|e| e["cursor"].clone())
-            .unwrap_or(json!(""));
-        let conn = json!({
-            "__typename": "Connection",
-            "pageInfo": {"__typename": "PageInfo", "startCursor": start_cursor,
-                "endCursor": end_cursor, "hasNextPage": edges.len() == first,
-                "hasPreviousPage": after_key.is_some(), "globalCount": global},
-            "edges": edges,
-        });
-        Ok(self.project(&conn, &field.selection_set))
+        let end_cursor = edges.last().map_or("", |e| e.0.as_str());
+        let start_cursor = edges.first().map_or("", |e| e.0.as_str());
+        let page_info = json!({"__typename": "PageInfo", "startCursor": start_cursor,
+            "endCursor": end_cursor, "hasNextPage": edges.len() == first,
+            "hasPreviousPage": after_key.is_some(), "globalCount": global});
+        Ok(self.project_connection(&field.selection_set, &edges, page_info))
+    }
+
+    /// [`Exec::project`] of `{"__typename": "Connection", "pageInfo", "edges":
+    /// [{"cursor", "node"}]}`, projecting each node where it is stored instead
+    /// of copying it into the connection first (a listing of ids would copy
+    /// every node whole). Fragments on the connection or its edges take the
+    /// plain path.
+    fn project_connection(
+        &self,
+        set: &SelectionSet,
+        edges: &[(String, Cow<'_, Value>)],
+        page_info: Value,
+    ) -> Value {
+        let fields_only = |s: &SelectionSet| {
+            s.selections
+                .iter()
+                .all(|sel| matches!(sel, Selection::Field(_)))
+        };
+        let edge_sets: Vec<&SelectionSet> = set
+            .selections
+            .iter()
+            .filter_map(|sel| match sel {
+                Selection::Field(f) if f.name == "edges" => Some(&f.selection_set),
+                _ => None,
+            })
+            .collect();
+        if !fields_only(set) || !edge_sets.iter().all(|s| fields_only(s)) {
+            let edges: Vec<Value> = edges
+                .iter()
+                .map(|(cursor, node)| json!({"cursor": cursor, "node": node.as_ref()}))
+                .collect();
+            let conn = json!({"__typename": "Connection", "pageInfo": page_info, "edges": edges});
+            return self.project(&conn, set);
+        }
+        let mut out = Map::new();
+        for sel in &set.selections {
+            let Selection::Field(f) = sel else {
+                unreachable!("checked above")
+            };
+            let key = f.response_key().to_string();
+            let value = match f.name.as_str() {
+                "__typename" => json!("Connection"),
+                "pageInfo" => self.resolve(page_info.clone(), f),
+                "edges" => Value::Array(
+                    edges
+                        .iter()
+                        .map(|(cursor, node)| self.project_edge(&f.selection_set, cursor, node))
+                        .collect(),
+                ),
+                _ => Value::Null,
+            };
+            out.insert(key, value);
+        }
+        Value::Object(out)
+    }
+
+    fn project_edge(&self, set: &SelectionSet, cursor: &str, node: &Value) -> Value {
+        let mut out = Map::new();
+        for sel in &set.selections {
+            let Selection::Field(f) = sel else {
+                unreachable!("checked by project_connection")
+            };
+            let value = match f.name.as_str() {
+                "__typename" => json!(set.ty.as_str()),
+                "cursor" => json!(cursor),
+                "node" => self.project(node, &f.selection_set),
+                _ => Value::Null,
+            };
+            out.insert(f.response_key().to_string(), value);
+        }
+        Value::Object(out)
     }
 
     fn project(&self, node: &Value, set: &SelectionSet) -> Value {
@@ -825,7 +917,7 @@ impl Filter {
         if self.checks.is_empty() {
             return true;
         }
-        let node = item.node();
+        let node = item.node_ref();
         self.checks.iter().all(|(key, _, values)| {
             let field = match key.as_str() {
                 "fromTypes" => "fromType",

@@ -2,25 +2,68 @@
 //! the test certificate (`fixtures/tls/`, issued by a test CA for 127.0.0.1)
 //! and relays each request to the stand-in behind it. The stand-ins answer
 //! with `Connection: close`, so one request per connection is enough.
+//!
+//! [`TlsFront::hang_up_in_handshake`] is a broken front instead: it reads the
+//! client's hello and closes the connection without answering it.
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+/// The test certificates: `tests/fixtures/tls` of the sync crate, found from
+/// that crate or from the workspace root (the top crate's tests).
+pub fn fixtures_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let here = root.join("tests/fixtures/tls");
+    if here.join("ca.pem").exists() {
+        here
+    } else {
+        root.join("sync/tests/fixtures/tls")
+    }
+}
+
+/// The test CA that issued the front's certificate.
+pub fn ca_pem() -> PathBuf {
+    fixtures_dir().join("ca.pem")
+}
 
 pub struct TlsFront {
     /// `https://127.0.0.1:<port>`
     pub url: String,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl TlsFront {
+    /// A front that accepts TCP connections, reads what the client sends
+    /// first (its ClientHello) and closes: every handshake fails.
+    pub fn hang_up_in_handshake() -> TlsFront {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 512];
+                let _ = stream.read(&mut buf);
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        TlsFront { url, connections }
+    }
+
     /// Fronts the stand-in at `backend` (`http://127.0.0.1:<port>`).
     pub fn start(backend: &str) -> TlsFront {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let dir = fixtures_dir();
+        let dir = dir.display();
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(format!("{dir}/server.pem"))
                 .unwrap()
@@ -42,9 +85,12 @@ impl TlsFront {
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
                 let config = Arc::clone(&config);
                 let backend = backend.clone();
                 std::thread::spawn(move || {
@@ -52,7 +98,7 @@ impl TlsFront {
                 });
             }
         });
-        TlsFront { url }
+        TlsFront { url, connections }
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -20,6 +20,8 @@ use crate::SecretValue;
 
 /// A reply body is cut to this many characters in an error line.
 const BODY_CHARS: usize = 300;
+/// A `Retry-After` beyond this is not waited for as such (a proxy's "come back tomorrow").
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// One answered request: the JSON body and the `X-Result-Count` header.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub struct Client {
     key: SecretValue,
     retries: u32,
     min_delay: Duration,
+    /// `timeout_secs`, for messages.
+    timeout_secs: u64,
     cancel: Arc<AtomicBool>,
 }
 
@@ -44,6 +48,8 @@ struct Attempt {
     error: SourceError,
     status: Option<StatusCode>,
     retry: bool,
+    /// The server's `Retry-After` (429, 503), waited instead of the backoff.
+    retry_after: Option<Duration>,
 }
 
 /// A failed request: the error line and the HTTP status, if one came back
@@ -80,7 +86,8 @@ impl Client {
             http,
             key,
             retries: cfg.http.retries,
-            min_delay: Duration::from_millis(500),
+            min_delay: cfg.http.retry_delay(),
+            timeout_secs: cfg.http.timeout_secs.max(1),
             cancel: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -137,6 +144,11 @@ impl Client {
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(|a: &Attempt| a.retry && !self.cancel.load(Ordering::Relaxed))
+            .adjust(|a: &Attempt, planned| match (a.retry_after, planned) {
+                // Past the last retry `planned` is None: stop whatever the server says.
+                (Some(after), Some(_)) => Some(after.min(MAX_RETRY_AFTER)),
+                _ => planned,
+            })
             .notify(|a: &Attempt, wait: Duration| {
                 tracing::warn!(
                     source = %self.source,
@@ -164,16 +176,25 @@ impl Client {
             req = req.body(body.to_string());
         }
         let resp = req.send().await.map_err(|e| {
-            let text = transport(&e);
+            let text = if e.is_timeout() {
+                format!(
+                    "timed out: no answer within timeout_secs = {} s",
+                    self.timeout_secs
+                )
+            } else {
+                transport(&e)
+            };
             // An untrusted certificate stays untrusted: no point retrying.
             let retry = !text.contains(UNTRUSTED);
             Attempt {
                 error: SourceError::network(&self.source, format!("{what}: {text}")),
                 status: None,
                 retry,
+                retry_after: None,
             }
         })?;
         let status = resp.status();
+        let retry_after = retry_after(resp.headers().get(RETRY_AFTER));
         let result_count = resp
             .headers()
             .get("x-result-count")
@@ -182,16 +203,25 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| Attempt {
             error: SourceError::network(
                 &self.source,
-                format!("{what}: reading the reply: {}", transport(&e)),
+                if e.is_timeout() {
+                    format!(
+                        "{what}: the reply timed out before its end (timeout_secs = {} s)",
+                        self.timeout_secs
+                    )
+                } else {
+                    format!("{what}: reading the reply: {}", transport(&e))
+                },
             ),
             status: None,
             retry: true,
+            retry_after: None,
         })?;
         if !status.is_success() {
             return Err(Attempt {
                 error: status_error(&self.source, &what, status, &bytes),
                 status: Some(status),
                 retry: retryable(status),
+                retry_after,
             });
         }
         let body: Value = serde_json::from_slice(&bytes).map_err(|e| Attempt {
@@ -205,6 +235,7 @@ impl Client {
             status: Some(status),
             // A proxy's HTML page or a cut-off body: worth another try.
             retry: true,
+            retry_after: None,
         })?;
         Ok(Reply { body, result_count })
     }
@@ -250,6 +281,12 @@ fn http_client(
     }
     b.build()
         .map_err(|e| SourceError::config(source, format!("HTTP client: {}", transport(&e))))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare on APIs; ignored).
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let secs: u64 = value?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 /// 429, 5xx (and 408) may pass; other 4xx will not.
@@ -303,17 +340,7 @@ fn snippet(body: &[u8]) -> String {
 /// A transport error with its causes, on one line (reqwest hides the useful
 /// part, "certificate verify failed", in the source chain).
 fn transport(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
+    let mut out = crate::source::error_chain(e);
     if e.is_timeout() && !out.contains("timed out") {
         out.push_str(" (timed out)");
     }

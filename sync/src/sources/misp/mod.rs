@@ -58,7 +58,8 @@ const GET_VERSION: &str = "/servers/getVersion";
 pub struct MispSource {
     name: String,
     cfg: MispConfig,
-    min_retry_delay: Duration,
+    /// Overrides `retry_delay_ms` when set.
+    min_retry_delay: Option<Duration>,
 }
 
 impl MispSource {
@@ -66,13 +67,13 @@ impl MispSource {
         MispSource {
             name: name.to_string(),
             cfg: cfg.clone(),
-            min_retry_delay: Duration::from_millis(500),
+            min_retry_delay: None,
         }
     }
 
     /// The first wait between retries (tests shorten it).
     pub fn with_min_retry_delay(mut self, delay: Duration) -> MispSource {
-        self.min_retry_delay = delay;
+        self.min_retry_delay = Some(delay);
         self
     }
 }
@@ -89,7 +90,9 @@ impl Source for MispSource {
     fn sync<'a>(&'a mut self, ctx: &'a mut SyncContext<'_>) -> SyncFuture<'a> {
         Box::pin(async move {
             let mut client = Client::new(&self.name, &self.cfg)?;
-            client.set_min_retry_delay(self.min_retry_delay);
+            if let Some(delay) = self.min_retry_delay {
+                client.set_min_retry_delay(delay);
+            }
             client.set_cancel(ctx.cancel_flag());
             let mut run = Run {
                 cfg: &self.cfg,

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use crate::config::{HttpConfig, SecretValue};
 use crate::source::SourceError;
 
-/// The first retry waits about this long; each further one twice as long.
-const MIN_DELAY: Duration = Duration::from_millis(500);
+/// Retries wait at most this long (the first waits `retry_delay_ms`, each
+/// further one twice as long).
 const MAX_DELAY: Duration = Duration::from_secs(60);
 /// A `Retry-After` beyond this is not waited for as such (a proxy's "come back tomorrow").
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -33,6 +33,10 @@ pub struct Client {
     base: String,
     token: SecretValue,
     retries: u32,
+    /// The first wait before a retry.
+    min_delay: Duration,
+    /// `timeout_secs`, for messages.
+    timeout_secs: u64,
     source: String,
 }
 
@@ -119,6 +123,8 @@ impl Client {
             base,
             token,
             retries: http.retries,
+            min_delay: http.retry_delay(),
+            timeout_secs: http.timeout_secs.max(1),
             source: source.to_string(),
         })
     }
@@ -138,7 +144,7 @@ impl Client {
     ) -> Result<Value, SourceError> {
         let body = json!({"query": query, "variables": variables});
         let backoff = ExponentialBuilder::default()
-            .with_min_delay(MIN_DELAY)
+            .with_min_delay(self.min_delay)
             .with_max_delay(MAX_DELAY)
             .with_max_times(self.retries as usize)
             .with_jitter();
@@ -220,9 +226,17 @@ impl Client {
             )));
         }
         let bytes = response.bytes().await.map_err(|e| {
+            let how = if e.is_timeout() {
+                format!(
+                    "timed out before its end (timeout_secs = {} s)",
+                    self.timeout_secs
+                )
+            } else {
+                format!("cut short: {}", chain(&e))
+            };
             Failure::transient(SourceError::network(
                 src,
-                format!("{what}: reply from {} cut short: {}", self.base, chain(&e)),
+                format!("{what}: reply from {} {how}", self.base),
             ))
         })?;
         let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -317,16 +331,26 @@ impl Client {
 
     fn transport(&self, what: &str, e: &reqwest::Error) -> Failure {
         let src = self.source.as_str();
-        let reason = if e.is_timeout() {
-            "timed out".to_string()
+        let mut reason = if e.is_timeout() {
+            format!(
+                "timed out: no answer within timeout_secs = {} s",
+                self.timeout_secs
+            )
         } else if e.is_connect() {
             format!("cannot connect: {}", chain(e))
         } else {
             chain(e)
         };
+        let untrusted = reason.contains(UNTRUSTED);
+        if untrusted {
+            reason.push_str(
+                " (the server's TLS certificate is not trusted: set ca_file to the CA that issued it)",
+            );
+        }
         let error = SourceError::network(src, format!("{what}: {}: {reason}", self.endpoint));
-        // A request that could not even be built will not build next time.
-        if e.is_builder() {
+        // A request that could not even be built will not build next time, and
+        // an untrusted certificate does not become trusted.
+        if e.is_builder() || untrusted {
             Failure::fatal(error)
         } else {
             Failure::transient(error)
@@ -334,19 +358,12 @@ impl Client {
     }
 }
 
+/// rustls' words for a certificate it does not accept.
+const UNTRUSTED: &str = "invalid peer certificate";
+
 /// An error and its causes on one line (reqwest's own message is terse).
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = c.source();
-    }
-    out
+    crate::source::error_chain(e)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare on APIs; ignored).
