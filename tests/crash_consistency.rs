@@ -22,6 +22,9 @@ mod opencti_server;
 #[path = "support/cli.rs"]
 mod cli;
 
+#[path = "support/seed.rs"]
+mod seed;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -541,16 +544,7 @@ fn log_message(line: &str) -> String {
 
 #[test]
 fn sync_killed_anywhere_leaves_a_store_and_index_that_recover_exactly() {
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("crash_consistency: seed {seed} (CRASH_SEED={seed} replays it)");
+    let seed = seed::seed("CRASH_SEED");
     let mut rng = StdRng::seed_from_u64(seed);
     let test_started = Instant::now();
     let mut site = Site::new(&mut rng);

@@ -28,6 +28,8 @@ mod tls_front;
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/seed.rs"]
+mod seed;
 
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -216,20 +218,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn seed() -> u64 {
-    let seed = std::env::var("FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("sync_faults: seed {seed} (FAULT_SEED={seed} replays it)");
-    seed
-}
-
 /// Runs `intelmatch lookup` in a loop until stopped: every answer must hit
 /// both stable values, from whatever generation is current; with `exact`,
 /// every answer must be that one, byte for byte (nothing changed since).
@@ -311,7 +299,7 @@ fn retries_logged(stderr: &str) -> Vec<(String, Duration)> {
 
 #[test]
 fn syncs_under_random_faults_complete_through_retries_and_mirror_the_sources() {
-    let seed = seed();
+    let seed = seed::seed("FAULT_SEED");
     let mut rng = StdRng::seed_from_u64(seed);
     let site = Site::new();
     let out = site.run(&["-q", "sync"]);
