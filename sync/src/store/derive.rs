@@ -14,7 +14,8 @@ use crate::{IndicatorRow, ObservableRow, Reject};
 /// Bump when derivation changes (a better compiler, new normalisation):
 /// rows whose keys came from an older version are re-derived on their next
 /// upsert even when the row itself is unchanged.
-pub const DERIVE_VERSION: i64 = 1;
+/// 2: URLs normalise to a serialisation that parses back to itself.
+pub const DERIVE_VERSION: i64 = 2;
 
 /// What became of an indicator's pattern or values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -513,34 +513,9 @@ impl Run<'_> {
     }
 
     fn decode_page(&mut self, rows: &[Value]) -> Page {
-        let decoder = Decoder::new(self.cfg);
-        let mut page = Page::default();
         self.report.pages += 1;
         self.report.fetched += rows.len() as u64;
-        for row in rows {
-            let d = decoder.decode(row);
-            page.max_timestamp = page.max_timestamp.max(d.timestamp);
-            match d.outcome {
-                Outcome::Keep(r) => {
-                    page.kept.push((d.event_uuid, d.uuid));
-                    page.batch.indicators.push(*r);
-                }
-                Outcome::Drop(why) => {
-                    if let Some(t) = why.strip_prefix(UNSUPPORTED) {
-                        page.unsupported.push((d.event_uuid.clone(), t.to_string()));
-                    }
-                    *self.skipped.entry(why).or_default() += 1;
-                    page.gone.push(d.uuid);
-                }
-                Outcome::Reject { item, reason } => {
-                    page.batch.rejects.push(Reject { item, reason });
-                    if !d.uuid.is_empty() {
-                        page.gone.push(d.uuid);
-                    }
-                }
-            }
-        }
-        page
+        decode_rows(self.cfg, rows, &mut self.skipped)
     }
 
     /// `POST /warninglists/index {"enabled":1}`, then `GET /warninglists/export/{id}`
@@ -623,6 +598,72 @@ impl Run<'_> {
             self.report.notes.push(format!("skipped {n} × {why}"));
         }
     }
+}
+
+/// Sorts the decoded attributes of one page into a batch; drops are counted
+/// by reason in `skipped`.
+fn decode_rows(cfg: &MispConfig, rows: &[Value], skipped: &mut BTreeMap<String, u64>) -> Page {
+    let decoder = Decoder::new(cfg);
+    let mut page = Page::default();
+    for row in rows {
+        let d = decoder.decode(row);
+        page.max_timestamp = page.max_timestamp.max(d.timestamp);
+        match d.outcome {
+            Outcome::Keep(r) => {
+                page.kept.push((d.event_uuid, d.uuid));
+                page.batch.indicators.push(*r);
+            }
+            Outcome::Drop(why) => {
+                if let Some(t) = why.strip_prefix(UNSUPPORTED) {
+                    page.unsupported.push((d.event_uuid.clone(), t.to_string()));
+                }
+                *skipped.entry(why).or_default() += 1;
+                page.gone.push(d.uuid);
+            }
+            Outcome::Reject { item, reason } => {
+                page.batch.rejects.push(Reject { item, reason });
+                if !d.uuid.is_empty() {
+                    page.gone.push(d.uuid);
+                }
+            }
+        }
+    }
+    page
+}
+
+/// One restSearch reply as [`decode_rest_search`] decodes it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DecodedPage {
+    /// Attributes in the reply.
+    pub rows: usize,
+    pub batch: Batch,
+    /// Kept attributes: (event uuid, attribute uuid).
+    pub kept: Vec<(Option<String>, String)>,
+    /// Dropped or rejected attribute uuids.
+    pub gone: Vec<String>,
+    /// Drops by reason.
+    pub skipped: BTreeMap<String, u64>,
+    pub max_timestamp: Option<i64>,
+}
+
+/// What a sync makes of one `POST /attributes/restSearch` reply body (HTTP
+/// 200), without the network: the JSON, its attribute list and the decoded
+/// page. For the fuzz targets (`fuzz/`); a sync runs the same steps.
+#[doc(hidden)]
+pub fn decode_rest_search(cfg: &MispConfig, body: &[u8]) -> Result<DecodedPage, String> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let rows = paging::attributes(body)?;
+    let mut skipped = BTreeMap::new();
+    let page = decode_rows(cfg, &rows, &mut skipped);
+    Ok(DecodedPage {
+        rows: rows.len(),
+        batch: page.batch,
+        kept: page.kept,
+        gone: page.gone,
+        skipped,
+        max_timestamp: page.max_timestamp,
+    })
 }
 
 fn decode_flag(v: Option<&Value>) -> Option<bool> {

@@ -166,7 +166,7 @@ impl Pager {
 
 /// The attribute list of a restSearch reply: `{"response": {"Attribute": [...]}}`
 /// (an empty result may also come as `{"response": []}`).
-fn attributes(body: Value) -> Result<Vec<Value>, String> {
+pub fn attributes(body: Value) -> Result<Vec<Value>, String> {
     let Value::Object(mut top) = body else {
         return Err("the reply is not a JSON object".into());
     };

@@ -239,7 +239,20 @@ impl Client {
                 format!("{what}: reply from {} {how}", self.base),
             ))
         })?;
-        let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        self.reply_data(what, &bytes)
+    }
+
+    /// The `data` of a successful HTTP reply body, or the error it carries.
+    /// Also the fuzz targets' entry point (through
+    /// [`OpenCtiSource::decode_reply`](super::OpenCtiSource::decode_reply)).
+    #[doc(hidden)]
+    pub fn decode_reply(&self, what: &str, bytes: &[u8]) -> Result<Value, SourceError> {
+        self.reply_data(what, bytes).map_err(|f| f.error)
+    }
+
+    fn reply_data(&self, what: &str, bytes: &[u8]) -> Result<Value, Failure> {
+        let src = self.source.as_str();
+        let reply: Value = serde_json::from_slice(bytes).map_err(|e| {
             let error = SourceError::server(
                 src,
                 format!("{what}: reply from {} is not JSON: {e}", self.base),

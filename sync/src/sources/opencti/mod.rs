@@ -191,8 +191,7 @@ impl OpenCtiSource {
             let what = format!("{} page {}", entity.as_str(), pages + 1);
             let vars = json!({"first": first, "after": after, "filters": filters});
             let data = self.client.query(&what, &query, vars, &cancel).await?;
-            let page = Page::from_data(data, entity.root_field())
-                .map_err(|e| SourceError::server(&self.name, format!("{what}: {e}")))?;
+            let page = self.page(entity, data, &what)?;
             if pages == 0 {
                 // The bar counts every kind's items: its length grows per kind.
                 ctx.progress()
@@ -207,16 +206,7 @@ impl OpenCtiSource {
                 state: std::mem::take(first_batch_state),
                 ..Batch::default()
             };
-            for node in &page.nodes {
-                if let Some(t) = node
-                    .get("updated_at")
-                    .and_then(Value::as_str)
-                    .and_then(parse_time)
-                {
-                    watermark = Some(watermark.map_or(t, |w| w.max(t)));
-                }
-                self.decode(entity, node, &mut batch, &mut counts);
-            }
+            self.decode_nodes(entity, &page, &mut batch, &mut counts, &mut watermark);
             // A page shorter than asked for with no next page, while the
             // server counts more, is the silent cap (max_pagination_result
             // below `first`): the cursor is still good, so go on.
@@ -278,6 +268,59 @@ impl OpenCtiSource {
         Ok(())
     }
 
+    /// The connection of one page's `data`.
+    fn page(&self, entity: Entity, data: Value, what: &str) -> Result<Page, SourceError> {
+        Page::from_data(data, entity.root_field())
+            .map_err(|e| SourceError::server(&self.name, format!("{what}: {e}")))
+    }
+
+    /// Decodes the nodes of one page into `batch`, moving `watermark` to the
+    /// latest `updated_at`.
+    fn decode_nodes(
+        &self,
+        entity: Entity,
+        page: &Page,
+        batch: &mut Batch,
+        counts: &mut Counts,
+        watermark: &mut Option<DateTime<Utc>>,
+    ) {
+        for node in &page.nodes {
+            if let Some(t) = node
+                .get("updated_at")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+            {
+                *watermark = Some(watermark.map_or(t, |w| w.max(t)));
+            }
+            self.decode(entity, node, batch, counts);
+        }
+    }
+
+    /// What a sync makes of one page reply body (HTTP 200), without the
+    /// network: the `data` or the GraphQL error, the connection, and the
+    /// batch its nodes give. For the fuzz targets (`fuzz/`); `pass` runs the
+    /// same steps.
+    #[doc(hidden)]
+    pub fn decode_reply(&self, entity: Entity, body: &[u8]) -> Result<DecodedReply, SourceError> {
+        let what = format!("{} page 1", entity.as_str());
+        let data = self.client.decode_reply(&what, body)?;
+        let page = self.page(entity, data, &what)?;
+        let mut batch = Batch::default();
+        let mut counts = Counts::default();
+        let mut watermark = None;
+        self.decode_nodes(entity, &page, &mut batch, &mut counts, &mut watermark);
+        Ok(DecodedReply {
+            nodes: page.nodes.len(),
+            end_cursor: page.end_cursor,
+            has_next: page.has_next,
+            global_count: page.global_count,
+            batch,
+            filtered: counts.filtered,
+            skipped: counts.skipped,
+            watermark: watermark.map(rfc3339),
+        })
+    }
+
     fn decode(&self, entity: Entity, node: &Value, batch: &mut Batch, counts: &mut Counts) {
         let base = self.client.base_url();
         let id = node.get("id").and_then(Value::as_str).unwrap_or("?");
@@ -329,6 +372,24 @@ impl OpenCtiSource {
             None => false,
         }
     }
+}
+
+/// One page reply as [`OpenCtiSource::decode_reply`] decodes it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DecodedReply {
+    /// Nodes in the connection.
+    pub nodes: usize,
+    pub end_cursor: Option<String>,
+    pub has_next: bool,
+    pub global_count: Option<u64>,
+    pub batch: Batch,
+    /// Nodes left out by the filters (also listed as deletions).
+    pub filtered: u64,
+    /// Nodes of unused types.
+    pub skipped: u64,
+    /// The latest `updated_at` of the page.
+    pub watermark: Option<String>,
 }
 
 /// Where a pass starts.
