@@ -2,13 +2,12 @@
 //! and locks are nobody else's business (contract §7), whatever the umask.
 //! Files 0640 and directories 0750, so the `wazuh` group can read.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-pub const FILE_MODE: u32 = 0o640;
-pub const DIR_MODE: u32 = 0o750;
+pub use matcher::index::fsutil::{create_dir_all, FILE_MODE};
 
 /// `OpenOptions` whose created file gets [`FILE_MODE`]; the caller adds the rest.
 pub fn file_options() -> OpenOptions {
@@ -17,15 +16,10 @@ pub fn file_options() -> OpenOptions {
     o
 }
 
-/// `create_dir_all` with [`DIR_MODE`] for every directory it creates.
-pub fn create_dir_all(path: &Path) -> io::Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(path)
-}
-
 /// Writes `bytes` to `path` through a sibling temporary file and a rename.
+/// Unlike the index's `write_atomic`, no fsync: this is state rewritten every
+/// second (watch status) or on every run (scheduler), where the last copy
+/// lost to a power cut is rewritten anyway.
 pub fn write_replacing(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");

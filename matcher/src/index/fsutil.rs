@@ -1,4 +1,6 @@
-//! Durable file creation for generations: restrictive modes and fsync.
+//! Durable file creation for generations: restrictive modes and fsync. The
+//! modes are the ones every intelmatch file gets (the store and the CLI's
+//! state files use them too).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

@@ -7,7 +7,7 @@
 
 pub mod builder;
 pub mod domains;
-mod fsutil;
+pub mod fsutil;
 pub mod generation;
 pub mod hashes;
 pub mod iptable;

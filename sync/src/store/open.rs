@@ -1,18 +1,17 @@
 //! Opening the store: file modes, connection settings, migrations.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
+// Intel is confidential (contract §7): the store gets the index's modes.
+use matcher::index::fsutil::FILE_MODE;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{migrate, Store, StoreError};
 
-/// Intel is confidential (contract §7): the store is never world-readable.
-const FILE_MODE: u32 = 0o640;
-const DIR_MODE: u32 = 0o750;
 /// A concurrent `sync` or `status` holds the lock for at most one batch.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -88,11 +87,7 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(DIR_MODE)
-                .create(dir)
-                .map_err(|e| create_err(dir, e))?;
+            matcher::index::fsutil::create_dir_all(dir).map_err(|e| create_err(dir, e))?;
         }
     }
     match OpenOptions::new()

@@ -44,20 +44,11 @@ impl TlsFront {
     /// A front that accepts TCP connections, reads what the client sends
     /// first (its ClientHello) and closes: every handshake fails.
     pub fn hang_up_in_handshake() -> TlsFront {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&connections);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                counted.fetch_add(1, Ordering::SeqCst);
-                let mut buf = [0u8; 512];
-                let _ = stream.read(&mut buf);
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-        });
-        TlsFront { url, connections }
+        TlsFront::listen(|mut stream| {
+            let mut buf = [0u8; 512];
+            let _ = stream.read(&mut buf);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        })
     }
 
     /// Fronts the stand-in at `backend` (`http://127.0.0.1:<port>`).
@@ -83,6 +74,17 @@ impl TlsFront {
             .expect("an http:// stand-in")
             .trim_end_matches('/')
             .to_string();
+        TlsFront::listen(move |stream| {
+            let config = Arc::clone(&config);
+            let backend = backend.clone();
+            std::thread::spawn(move || {
+                let _ = relay(stream, config, &backend);
+            });
+        })
+    }
+
+    /// Binds 127.0.0.1, counts every accepted connection and hands it to `serve`.
+    fn listen(serve: impl Fn(TcpStream) + Send + 'static) -> TlsFront {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("https://{}", listener.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
@@ -91,11 +93,7 @@ impl TlsFront {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 counted.fetch_add(1, Ordering::SeqCst);
-                let config = Arc::clone(&config);
-                let backend = backend.clone();
-                std::thread::spawn(move || {
-                    let _ = relay(stream, config, &backend);
-                });
+                serve(stream);
             }
         });
         TlsFront { url, connections }
