@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/tree.rs"]
+mod tree;
+
 const BIN: &str = env!("CARGO_BIN_EXE_intelmatch");
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -44,19 +47,6 @@ fn ok(out: Output, what: &str) {
         "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Everything under `root`, with its mode.
-fn walk(root: &Path, out: &mut Vec<(PathBuf, u32, bool)>) {
-    for entry in std::fs::read_dir(root).unwrap() {
-        let entry = entry.unwrap();
-        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
-        let mode = meta.permissions().mode() & 0o7777;
-        out.push((entry.path(), mode, meta.is_dir()));
-        if meta.is_dir() {
-            walk(&entry.path(), out);
-        }
-    }
 }
 
 #[test]
@@ -120,8 +110,10 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
         "the scheduler never ran"
     );
 
-    let mut created = Vec::new();
-    walk(&data, &mut created);
+    let created: Vec<(PathBuf, u32, bool)> = tree::walk(&data)
+        .into_iter()
+        .map(|(p, meta)| (p, meta.permissions().mode() & 0o7777, meta.is_dir()))
+        .collect();
     let too_open: Vec<String> = created
         .iter()
         // The directory tree this test made for integrate's log is not ours.

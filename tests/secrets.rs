@@ -21,6 +21,9 @@ mod misp_server;
 #[path = "support/cli.rs"]
 mod cli;
 
+#[path = "support/tree.rs"]
+mod tree;
+
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -174,18 +177,6 @@ impl Env {
     }
 }
 
-/// Every file under `root` but the token file itself.
-fn files(root: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else if path.is_file() && !path.ends_with("opencti.token") {
-            out.push(path);
-        }
-    }
-}
-
 /// The secrets' 12-character runs found in `bytes`.
 fn leaks(bytes: &[u8]) -> Vec<&'static str> {
     let text = String::from_utf8_lossy(bytes);
@@ -287,8 +278,12 @@ fn no_command_at_any_verbosity_prints_logs_sends_or_stores_a_secret() {
         env.record(&format!("sync --schedule {loud:?}"), out, true);
     }
 
-    let mut on_disk = Vec::new();
-    files(&root, &mut on_disk);
+    // Every file but the token file itself.
+    let on_disk: Vec<PathBuf> = tree::walk(&root)
+        .into_iter()
+        .filter(|(p, meta)| meta.is_file() && !p.ends_with("opencti.token"))
+        .map(|(p, _)| p)
+        .collect();
     assert!(on_disk.iter().any(|p| p.ends_with("store.sqlite")));
     for path in &on_disk {
         // The configs name the token file and the key's variable, nothing more.
