@@ -48,7 +48,11 @@ fn bench(c: &mut Criterion) {
     let mut run = |bytes: &[u8]| {
         let alert = parse_alert(bytes).unwrap();
         let enriched = enricher.alert(&alert);
-        let ctx = AlertContext::new(&alert);
+        if enriched.hits.is_empty() {
+            return 0;
+        }
+        let owned = alert.to_value();
+        let ctx = AlertContext::new(&owned);
         profile::events(
             Profile::Native,
             &ctx,

@@ -26,6 +26,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use intelmatch::wazuh::extract::{extract, is_own_event, parse_alert, ExtractOptions, Extraction};
+use intelmatch::wazuh::json::Json;
 use matcher::normalize::{self, Host};
 use matcher::Kind;
 use serde_json::Value;
@@ -36,7 +37,9 @@ fn fixtures() -> PathBuf {
 
 fn load(name: &str) -> Value {
     let bytes = std::fs::read(fixtures().join(name)).unwrap();
-    parse_alert(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    parse_alert(&bytes)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .to_value()
 }
 
 /// Skip non-public addresses, but take the documentation ranges as public.
@@ -68,7 +71,7 @@ fn set(e: &Extraction) -> BTreeSet<(String, Kind, String, bool)> {
 
 fn check(name: &str, want: Expect) {
     let alert = load(name);
-    let got = extract(&alert, &test_opts());
+    let got = extract(&Json::from(&alert), &test_opts());
 
     // Exactly the listed candidates, each once.
     let expected: BTreeSet<(String, Kind, String, bool)> = want
@@ -113,7 +116,7 @@ fn check(name: &str, want: Expect) {
 
     // With the defaults the documentation addresses are skipped too; everything
     // else is unchanged.
-    let default = extract(&alert, &ExtractOptions::default());
+    let default = extract(&Json::from(&alert), &ExtractOptions::default());
     let (doc_ips, rest): (Vec<_>, Vec<_>) =
         expected.iter().cloned().partition(|(_, k, _, _)| k.is_ip());
     assert_eq!(
@@ -134,7 +137,7 @@ fn check(name: &str, want: Expect) {
 
     // None of the samples is one of our own events.
     assert!(
-        !is_own_event(&alert, &["intelmatch", "opencti", "misp"]),
+        !is_own_event(&Json::from(&alert), &["intelmatch", "opencti", "misp"]),
         "{name}"
     );
 }
@@ -408,7 +411,10 @@ fn sysmon_eid15_stream_hash() {
             non_public: &[],
         },
     );
-    let e = extract(&load("sysmon-eid15-stream-hash.json"), &test_opts());
+    let e = extract(
+        &Json::from(&load("sysmon-eid15-stream-hash.json")),
+        &test_opts(),
+    );
     assert!(e.skipped.iter().any(|s| s.value == "0".repeat(32)
         && s.reason == "all-zero digest"
         && s.field == format!("{W}.hash")));
@@ -856,7 +862,7 @@ fn aws_guardduty() {
         },
     );
     // data.aws.description repeats the address as text: not a second candidate.
-    let e = extract(&load("aws-guardduty.json"), &test_opts());
+    let e = extract(&Json::from(&load("aws-guardduty.json")), &test_opts());
     assert!(!e
         .candidates
         .iter()
@@ -901,7 +907,10 @@ fn no_data_netstat() {
             non_public: &[],
         },
     );
-    let e = extract(&load("no-data-netstat.json"), &ExtractOptions::default());
+    let e = extract(
+        &Json::from(&load("no-data-netstat.json")),
+        &ExtractOptions::default(),
+    );
     assert!(e.skipped.is_empty(), "{:?}", e.skipped);
 }
 

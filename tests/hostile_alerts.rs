@@ -6,6 +6,7 @@ use intelmatch::wazuh::extract::{
     extract, parse_alert, AlertError, ExtractOptions, Extraction, DEFAULT_MAX_CANDIDATES,
     MAX_FANOUT,
 };
+use intelmatch::wazuh::json::Json;
 use serde_json::{json, Map, Value};
 
 /// Inserts `leaf` at a catalog `path` (`x[]` becomes a one-element array, `*` the key `a0`).
@@ -116,7 +117,7 @@ fn wrong_types_at_every_catalog_path() {
     for rule in CATALOG {
         for leaf in &hostile {
             let alert = alert_with(rule.path, leaf.clone());
-            let e = extract(&alert, &opts());
+            let e = extract(&Json::from(&alert), &opts());
             let what = format!("{} = {leaf}", rule.path);
             assert!(e.candidates.is_empty(), "{what}: {:?}", e.candidates);
             assert_clean(&e, &what);
@@ -140,7 +141,7 @@ fn wrong_types_at_intermediate_segments() {
         for cut in 1..segs.len() {
             let prefix = segs[..cut].join(".");
             for leaf in [json!("8.8.8.8"), json!(7), json!(["8.8.8.8"]), Value::Null] {
-                let e = extract(&alert_with(&prefix, leaf.clone()), &opts());
+                let e = extract(&Json::from(&alert_with(&prefix, leaf.clone())), &opts());
                 assert_clean(&e, &format!("{prefix} = {leaf}"));
             }
         }
@@ -169,7 +170,7 @@ fn every_catalog_path_at_once_with_hostile_strings() {
             insert(&mut alert, rule.path, json!(s));
         }
         // The work is bounded by the caps (checked by the benches, not timed here).
-        let e = extract(&alert, &opts());
+        let e = extract(&Json::from(&alert), &opts());
         assert_clean(&e, &s.chars().take(20).collect::<String>());
         assert!(e.candidates.len() <= DEFAULT_MAX_CANDIDATES);
     }
@@ -185,7 +186,7 @@ fn nul_bytes_never_reach_a_candidate() {
             "a\0b.exe",
             "SHA1=\0",
         ] {
-            let e = extract(&alert_with(rule.path, json!(s)), &opts());
+            let e = extract(&Json::from(&alert_with(rule.path, json!(s))), &opts());
             assert_clean(&e, rule.path);
         }
     }
@@ -223,7 +224,7 @@ fn huge_arrays_are_read_up_to_the_fanout() {
     let grouped: Vec<Value> = (0..n).map(|i| json!(format!("h{i}.example.com"))).collect();
     let alert = json!({"data": {"dns": {"answers": answers, "grouped": {"CNAME": grouped}}}});
     let e = extract(
-        &alert,
+        &Json::from(&alert),
         &ExtractOptions {
             max_candidates: 10_000,
             ..opts()
@@ -231,7 +232,7 @@ fn huge_arrays_are_read_up_to_the_fanout() {
     );
     assert_eq!(e.candidates.len(), 2 * MAX_FANOUT);
     // With the default cap the output stops there, and says so.
-    let e = extract(&alert, &opts());
+    let e = extract(&Json::from(&alert), &opts());
     assert_eq!(e.candidates.len(), DEFAULT_MAX_CANDIDATES);
     assert!(e.truncated);
 }
@@ -239,7 +240,7 @@ fn huge_arrays_are_read_up_to_the_fanout() {
 #[test]
 fn not_an_object_yields_nothing() {
     for v in [json!(null), json!([1, 2]), json!("8.8.8.8"), json!(3)] {
-        let e = extract(&v, &opts());
+        let e = extract(&Json::from(&v), &opts());
         assert!(e.candidates.is_empty() && e.skipped.is_empty());
     }
     for text in ["[1]", "\"x\"", "null"] {
@@ -258,6 +259,6 @@ fn envelope_values_are_never_candidates() {
         "full_log": "8.8.8.8 evil.example.com",
         "previous_output": "8.8.8.8",
     });
-    let e = extract(&alert, &opts());
+    let e = extract(&Json::from(&alert), &opts());
     assert!(e.candidates.is_empty(), "{:?}", e.candidates);
 }

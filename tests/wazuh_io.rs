@@ -230,7 +230,9 @@ fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/alerts")
         .join(name);
-    parse_alert(&std::fs::read(path).unwrap()).unwrap()
+    parse_alert(&std::fs::read(path).unwrap())
+        .unwrap()
+        .to_value()
 }
 
 /// analysisd's side (`OS_CleanMSG`): skip `1:`, split at the first `:` not escaped

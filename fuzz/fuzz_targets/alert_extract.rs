@@ -14,6 +14,7 @@ use std::collections::HashSet;
 
 use intelmatch::commands::integrate::OWN_TAGS;
 use intelmatch::wazuh::catalog::ExtraPath;
+use intelmatch::wazuh::json::Json;
 use intelmatch::wazuh::extract::{
     extract, is_own_event, parse_alert, AlertError, ExtractOptions, MAX_ALERT_BYTES, MAX_TEXTS,
     MAX_VALUE_BYTES,
@@ -23,7 +24,7 @@ use matcher::normalize::{classify, ip_addr, normalize, Normalized};
 use matcher::tokenize::MAX_SCAN_BYTES;
 use matcher::Kind;
 
-fn check(alert: &serde_json::Value, opts: &ExtractOptions) {
+fn check(alert: &Json<'_>, opts: &ExtractOptions) {
     let ex = extract(alert, opts);
     assert!(ex.candidates.len() <= opts.max_candidates);
     assert!(ex.skipped.len() <= opts.max_candidates);

@@ -17,17 +17,18 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use matcher::index::Index;
-use serde_json::Value;
 
 use crate::config::{Config, Profile, WazuhConfig};
 use crate::logging;
 use crate::wazuh::argv::{read_options_file, IntegrateArgs, ParsedOptions};
 use crate::wazuh::enrich::Enricher;
 use crate::wazuh::extract::{is_own_event, parse_alert, MAX_ALERT_BYTES};
+use crate::wazuh::json::Json;
 use crate::wazuh::location::reply_location;
 use crate::wazuh::profile::{self, AlertContext};
 use crate::wazuh::sender::{QueueError, QueueSender};
 use crate::wazuh::throttle::ErrorThrottle;
+use serde_json::Value;
 
 /// The integration tags whose events we may receive back.
 pub const OWN_TAGS: [&str; 3] = ["intelmatch", "opencti", "misp"];
@@ -133,15 +134,25 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let alert = match read_alert(alert_path) {
-        Ok(a) => a,
+    let bytes = match read_alert(alert_path) {
+        Ok(b) => b,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::from(1);
         }
     };
-    if is_own_event(&alert, &OWN_TAGS) {
-        tracing::debug!("alert {}: one of our own events; skipped", alert_id(&alert));
+    let parsed = match parse_alert(&bytes) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("alert file {}: {e}", alert_path.display());
+            return ExitCode::from(1);
+        }
+    };
+    if is_own_event(&parsed, &OWN_TAGS) {
+        tracing::debug!(
+            "alert {}: one of our own events; skipped",
+            alert_id(&parsed)
+        );
         return ExitCode::SUCCESS;
     }
 
@@ -173,7 +184,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         config.matching.lookup_options(),
         config.extract.options(&config.matching),
     );
-    let enriched = enricher.alert(&alert);
+    let enriched = enricher.alert(&parsed);
     if enriched.unreadable > 0 {
         let msg = format!(
             "intelmatch index generation {}: {} hit records unreadable (damaged generation); run `intelmatch sync`",
@@ -188,6 +199,12 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         .as_deref()
         .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
         .or(config.wazuh.hook_url.as_deref());
+    // The event builders take the owned tree; an alert without hits has no events.
+    let alert = if enriched.hits.is_empty() {
+        Value::Null
+    } else {
+        parsed.to_value()
+    };
     let ctx = AlertContext {
         alert: &alert,
         hook_url,
@@ -202,7 +219,7 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
     );
     tracing::debug!(
         "alert {}: {} candidates, {hits} hits, {} suppressed by warninglists, {} events",
-        alert_id(&alert),
+        alert_id(&parsed),
         enriched.extraction.candidates.len(),
         enriched.suppressed,
         events.len()
@@ -216,13 +233,13 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
         match sender.send(&location, event) {
             Ok(bytes) => tracing::debug!("sent {bytes} bytes to {}", sender.path().display()),
             Err(e @ (QueueError::NotAnObject | QueueError::TooLarge)) => {
-                tracing::error!("alert {}: event not sent: {e}", alert_id(&alert));
+                tracing::error!("alert {}: event not sent: {e}", alert_id(&parsed));
             }
             Err(e) => {
                 // analysisd down, full or forbidden: later events would fail alike.
                 tracing::error!(
                     "alert {}: {e}; {} events not delivered",
-                    alert_id(&alert),
+                    alert_id(&parsed),
                     events.len()
                 );
                 return ExitCode::SUCCESS;
@@ -232,8 +249,8 @@ fn run_inner(global_config: Option<&Path>, raw_args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Reads and parses the alert file integratord wrote, bounded in size.
-fn read_alert(path: &Path) -> Result<Value, String> {
+/// Reads the alert file integratord wrote, bounded in size.
+fn read_alert(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("alert file {shown}: not found"),
@@ -246,22 +263,20 @@ fn read_alert(path: &Path) -> Result<Value, String> {
     file.take(MAX_ALERT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("alert file {shown}: {e}"))?;
-    let too_large = bytes.len() > MAX_ALERT_BYTES;
-    parse_alert(&bytes).map_err(|e| {
-        if too_large {
-            format!("alert file {shown}: larger than the {MAX_ALERT_BYTES} bytes accepted; skipped")
-        } else {
-            format!("alert file {shown}: {e}")
-        }
-    })
+    if bytes.len() > MAX_ALERT_BYTES {
+        return Err(format!(
+            "alert file {shown}: larger than the {MAX_ALERT_BYTES} bytes accepted; skipped"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `id` and rule of an alert, for log lines.
-pub fn alert_id(alert: &Value) -> String {
-    let id = alert.get("id").and_then(Value::as_str).unwrap_or("?");
+pub fn alert_id(alert: &Json<'_>) -> String {
+    let id = alert.get("id").and_then(Json::as_str).unwrap_or("?");
     let rule = alert
-        .pointer("/rule/id")
-        .and_then(Value::as_str)
+        .at(&["rule", "id"])
+        .and_then(Json::as_str)
         .unwrap_or("?");
     format!("{id} (rule {rule})")
 }

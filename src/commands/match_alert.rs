@@ -5,7 +5,6 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use matcher::index::Index;
-use serde_json::Value;
 
 use super::integrate::{alert_id, OWN_TAGS};
 use super::Failure;
@@ -13,6 +12,7 @@ use crate::cli::MatchArgs;
 use crate::config::{Config, Profile};
 use crate::wazuh::enrich::Enricher;
 use crate::wazuh::extract::{is_own_event, parse_alert};
+use crate::wazuh::json::Json;
 use crate::wazuh::profile::{self, AlertContext, ProfileOptions, ResolvedHit};
 
 pub fn run(config: &Config, args: &MatchArgs) -> Result<ExitCode, Failure> {
@@ -76,7 +76,7 @@ struct Matcher<'a, W: Write> {
 }
 
 impl<W: Write> Matcher<'_, W> {
-    fn alert(&mut self, alert: &Value) -> Result<(), Failure> {
+    fn alert(&mut self, alert: &Json<'_>) -> Result<(), Failure> {
         let id = alert_label(alert);
         if is_own_event(alert, &OWN_TAGS) {
             if !self.json {
@@ -87,8 +87,9 @@ impl<W: Write> Matcher<'_, W> {
         let enriched = self.enricher.alert(alert);
         let profile = self.events_profile.or(self.json.then_some(Profile::Native));
         if let Some(profile) = profile {
+            let owned = alert.to_value();
             let ctx = AlertContext {
-                alert,
+                alert: &owned,
                 hook_url: self.config.wazuh.hook_url.as_deref(),
                 misp_integration_key: self.config.wazuh.misp_integration_key,
             };
@@ -165,7 +166,7 @@ fn hit_line(h: &ResolvedHit) -> String {
     line
 }
 
-fn alert_label(alert: &Value) -> String {
+fn alert_label(alert: &Json<'_>) -> String {
     format!("alert {}", alert_id(alert))
 }
 

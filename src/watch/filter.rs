@@ -1,7 +1,7 @@
 //! Which alerts `watch` matches: the `<integration>` filters of ossec.conf,
 //! from `[watch]` (all ANDed, like integratord).
 
-use serde_json::Value;
+use crate::wazuh::json::Json;
 
 use crate::config::WatchConfig;
 
@@ -25,17 +25,17 @@ impl AlertFilter {
 
     /// Whether the alert passes. Events without a `rule` object (archives.json
     /// lines that matched no rule) pass only when no rule filter is set.
-    pub fn passes(&self, alert: &Value) -> bool {
+    pub fn passes(&self, alert: &Json<'_>) -> bool {
         let rule = alert.get("rule");
         let level = rule
             .and_then(|r| r.get("level"))
-            .and_then(Value::as_u64)
+            .and_then(Json::as_u64)
             .unwrap_or(0);
         if level < self.min_level {
             return false;
         }
         if !self.rule_ids.is_empty() {
-            let id = rule.and_then(|r| r.get("id")).and_then(Value::as_str);
+            let id = rule.and_then(|r| r.get("id")).and_then(Json::as_str);
             if !id.is_some_and(|id| self.rule_ids.iter().any(|r| r == id)) {
                 return false;
             }
@@ -45,8 +45,8 @@ impl AlertFilter {
         }
         let groups: Vec<&str> = rule
             .and_then(|r| r.get("groups"))
-            .and_then(Value::as_array)
-            .map(|g| g.iter().filter_map(Value::as_str).collect())
+            .and_then(Json::as_array)
+            .map(|g| g.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default();
         if !self.groups_include.is_empty()
             && !groups
@@ -69,7 +69,8 @@ mod tests {
     #[test]
     fn filters_are_anded() {
         let mut c = WatchConfig::defaults_for(&Default::default());
-        let a = json!({"rule": {"id": "61603", "level": 5, "groups": ["windows", "sysmon", "sysmon_event1"]}});
+        let v = json!({"rule": {"id": "61603", "level": 5, "groups": ["windows", "sysmon", "sysmon_event1"]}});
+        let a = Json::from(&v);
         assert!(AlertFilter::new(&c).passes(&a));
         c.min_level = 6;
         assert!(!AlertFilter::new(&c).passes(&a));

@@ -248,7 +248,8 @@ fn judge(line: &[u8], filter: &AlertFilter, enricher: &mut Enricher<'_>) -> Resu
     Ok(if hits.is_empty() {
         Judged::NoHits
     } else {
-        Judged::Hits(alert, hits)
+        // The event builders take the owned tree; only hits pay for it.
+        Judged::Hits(alert.to_value(), hits)
     })
 }
 

@@ -7,9 +7,9 @@
 use matcher::index::Index;
 use matcher::lookup::{Hit, Lookup, LookupOptions, Outcome};
 use matcher::HitMethod;
-use serde_json::Value;
 
 use super::extract::{extract, Candidate, ExtractOptions, Extraction};
+use super::json::Json;
 use super::profile::ResolvedHit;
 
 /// What one alert produced.
@@ -48,7 +48,7 @@ impl<'i> Enricher<'i> {
     }
 
     /// Extracts, looks up and resolves one alert.
-    pub fn alert(&mut self, alert: &Value) -> Enriched {
+    pub fn alert(&mut self, alert: &Json<'_>) -> Enriched {
         let extraction = extract(alert, &self.extract);
         let mut out = Enriched::default();
         for c in &extraction.candidates {

@@ -15,9 +15,9 @@ use matcher::normalize::{self, AddrClass, Normalized};
 use matcher::tokenize;
 use matcher::Kind;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::catalog::{is_envelope_path, Cond, ExtraPath, Extractor, FieldRule, CATALOG};
+use super::json::{self, Json, Object};
 pub use super::path::MAX_FANOUT;
 use super::path::{first, first_in, lookup, resolve, Memo, Prefixes, Steps};
 
@@ -114,7 +114,7 @@ pub struct TextField {
 }
 
 /// Extracts the candidate values of one alert.
-pub fn extract(alert: &Value, opts: &ExtractOptions) -> Extraction {
+pub fn extract(alert: &Json<'_>, opts: &ExtractOptions) -> Extraction {
     let mut c = Collector {
         opts,
         out: Extraction::default(),
@@ -164,7 +164,7 @@ pub enum AlertError {
 /// Parses one alert as integratord writes it (one JSON object, optional trailing
 /// newline; pretty-printed files are accepted). Nesting beyond serde_json's
 /// recursion limit (128) is an error, not a crash.
-pub fn parse_alert(bytes: &[u8]) -> Result<Value, AlertError> {
+pub fn parse_alert(bytes: &[u8]) -> Result<Json<'_>, AlertError> {
     if bytes.len() > MAX_ALERT_BYTES {
         return Err(AlertError::TooLarge(bytes.len()));
     }
@@ -175,8 +175,7 @@ pub fn parse_alert(bytes: &[u8]) -> Result<Value, AlertError> {
         Some(b'{') => {}
         Some(_) => return Err(AlertError::NotJson),
     }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| AlertError::Json(e.to_string()))?;
+    let value = json::from_slice(bytes).map_err(|e| AlertError::Json(e.to_string()))?;
     if value.is_object() {
         Ok(value)
     } else {
@@ -193,16 +192,16 @@ pub fn parse_alert(bytes: &[u8]) -> Result<Value, AlertError> {
 /// `integration` key by default: they are recognised by `location` = the tag plus a
 /// `data.<tag>` object plus the groups. Module events (`office365`, `aws`, …) also
 /// carry `data.integration` and are not ours.
-pub fn is_own_event(alert: &Value, tags: &[&str]) -> bool {
-    let groups: Vec<&str> = match alert.pointer("/rule/groups") {
-        Some(Value::Array(g)) => g.iter().filter_map(Value::as_str).collect(),
+pub fn is_own_event(alert: &Json<'_>, tags: &[&str]) -> bool {
+    let groups: Vec<&str> = match alert.at(&["rule", "groups"]) {
+        Some(Json::Array(g)) => g.iter().filter_map(Json::as_str).collect(),
         _ => Vec::new(),
     };
     if groups.contains(&"intelmatch") {
         return true;
     }
-    let integration = alert.pointer("/data/integration").and_then(Value::as_str);
-    let location = alert.get("location").and_then(Value::as_str);
+    let integration = alert.at(&["data", "integration"]).and_then(Json::as_str);
+    let location = alert.get("location").and_then(Json::as_str);
     tags.iter().any(|&tag| {
         let pack_groups = groups.iter().any(|g| {
             *g == tag
@@ -216,7 +215,7 @@ pub fn is_own_event(alert: &Value, tags: &[&str]) -> bool {
         let payload = alert
             .get("data")
             .and_then(|d| d.get(tag))
-            .is_some_and(Value::is_object);
+            .is_some_and(Json::is_object);
         integration == Some(tag) || (location == Some(tag) && payload)
     })
 }
@@ -270,12 +269,12 @@ fn cond_path(c: &Cond) -> &'static str {
     p
 }
 
-fn conditions_hold<'a>(root: &'a Value, when: &[(Cond, Steps)], memo: &mut Memo<'a>) -> bool {
+fn conditions_hold<'a>(root: &'a Json<'a>, when: &[(Cond, Steps)], memo: &mut Memo<'a>) -> bool {
     when.iter().all(|(c, steps)| {
         let value = first_in(root, steps, memo);
         let equals = |want: &str| {
             value
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .is_some_and(|s| s.trim().eq_ignore_ascii_case(want))
         };
         match *c {
@@ -287,20 +286,9 @@ fn conditions_hold<'a>(root: &'a Value, when: &[(Cond, Steps)], memo: &mut Memo<
     })
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Runs one extractor over every value of `path`.
 fn run<'a>(
-    root: &'a Value,
+    root: &'a Json<'a>,
     steps: &Steps,
     memo: &mut Memo<'a>,
     extractor: Extractor,
@@ -311,10 +299,10 @@ fn run<'a>(
             c.out.truncated = true;
             return;
         }
-        let Value::String(raw) = leaf else {
+        let Json::String(raw) = leaf else {
             c.skip(
                 field,
-                &format!("<{}>", type_name(leaf)),
+                &format!("<{}>", leaf.type_name()),
                 "expected a string",
             );
             return;
@@ -325,7 +313,7 @@ fn run<'a>(
             c.skip(field, raw, "value too long");
             return;
         } else {
-            raw.as_str()
+            raw.as_ref()
         };
         let raw = if starts_with_ci(field, "data.win.eventdata.") {
             unescape_eventchannel(raw)
@@ -342,8 +330,8 @@ fn run<'a>(
 }
 
 struct Cx<'a> {
-    root: &'a Value,
-    parent: Option<&'a Map<String, Value>>,
+    root: &'a Json<'a>,
+    parent: Option<&'a Object<'a>>,
     field: &'a str,
 }
 
@@ -399,7 +387,7 @@ fn apply(cx: &Cx, extractor: Extractor, raw: &str, c: &mut Collector) {
             let rrtype = cx
                 .parent
                 .and_then(|m| m.get("rrtype").or_else(|| m.get("type")))
-                .and_then(Value::as_str);
+                .and_then(Json::as_str);
             let wanted = rrtype.is_none_or(|t| {
                 ["A", "AAAA", "CNAME", "NS", "PTR", "MX", "DNAME"]
                     .iter()
@@ -604,7 +592,7 @@ fn http_url(cx: &Cx, raw: &str, c: &mut Collector) {
         return;
     };
     let port = first(cx.root, "data.dest_port")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .map(str::trim);
     let host = match hostname.parse::<std::net::Ipv6Addr>() {
         Ok(_) => Cow::Owned(format!("[{hostname}]")),
@@ -833,7 +821,7 @@ mod tests {
                 "eventdata": {"commandLine": r"x \\\\files2.evil.test\\share"}
             }
         });
-        let e = extract(&alert, &ExtractOptions::default());
+        let e = extract(&Json::from(&alert), &ExtractOptions::default());
         let v = values(&e);
         assert!(v.contains(&(
             "data.win.eventdata.commandLine",
@@ -866,7 +854,7 @@ mod tests {
             documentation_is_public: true,
             ..Default::default()
         };
-        let e = extract(&alert, &opts);
+        let e = extract(&Json::from(&alert), &opts);
         assert_eq!(
             values(&e),
             vec![("DATA.Office365.clientip", Kind::Ipv6, "2001:db8:bad::1")]
@@ -876,13 +864,13 @@ mod tests {
     #[test]
     fn non_public_addresses_are_skipped_with_their_class() {
         let alert = json!({"data": {"srcip": "10.1.2.3", "dstip": "8.8.8.8"}});
-        let e = extract(&alert, &ExtractOptions::default());
+        let e = extract(&Json::from(&alert), &ExtractOptions::default());
         assert_eq!(values(&e), vec![("data.dstip", Kind::Ipv4, "8.8.8.8")]);
         assert_eq!(e.skipped.len(), 1);
         assert_eq!(e.skipped[0].field, "data.srcip");
         assert!(e.skipped[0].reason.contains("private"), "{:?}", e.skipped);
         let all = extract(
-            &alert,
+            &Json::from(&alert),
             &ExtractOptions {
                 skip_non_public: false,
                 ..Default::default()
@@ -908,7 +896,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let e = extract(&alert, &opts);
+        let e = extract(&Json::from(&alert), &opts);
         assert_eq!(
             values(&e),
             vec![
@@ -928,13 +916,13 @@ mod tests {
     fn message_only_without_eventdata() {
         let msg = "\"Network connection:\r\nDestinationIp: 8.8.8.8\r\n\"";
         let with = json!({"data": {"win": {"system": {"message": msg}, "eventdata": {"destinationIp": "1.1.1.1"}}}});
-        let e = extract(&with, &ExtractOptions::default());
+        let e = extract(&Json::from(&with), &ExtractOptions::default());
         assert_eq!(
             values(&e),
             vec![("data.win.eventdata.destinationIp", Kind::Ipv4, "1.1.1.1")]
         );
         let without = json!({"data": {"win": {"system": {"message": msg}}}});
-        let e = extract(&without, &ExtractOptions::default());
+        let e = extract(&Json::from(&without), &ExtractOptions::default());
         assert_eq!(
             values(&e),
             vec![("data.win.system.message", Kind::Ipv4, "8.8.8.8")]
@@ -951,7 +939,7 @@ mod tests {
                 {"rdata": "untyped.example.com"}
             ]}
         }});
-        let e = extract(&alert, &ExtractOptions::default());
+        let e = extract(&Json::from(&alert), &ExtractOptions::default());
         assert_eq!(
             values(&e),
             vec![
@@ -981,7 +969,7 @@ mod tests {
     fn http_url_reconstruction_needs_a_plain_http_port() {
         let alert = |port: &str| json!({"data": {"dest_port": port, "http": {"hostname": "h.example.com", "url": "/a?b=1"}}});
         let urls = |port: &str| -> Vec<String> {
-            extract(&alert(port), &ExtractOptions::default())
+            extract(&Json::from(&alert(port)), &ExtractOptions::default())
                 .candidates
                 .into_iter()
                 .filter(|c| c.kind == Kind::Url)
@@ -993,18 +981,18 @@ mod tests {
         assert!(urls("443").is_empty());
         assert!(urls("50712").is_empty());
         let absolute = json!({"data": {"http": {"hostname": "proxy.example.com", "url": "http://other.example.com/x"}}});
-        let e = extract(&absolute, &ExtractOptions::default());
+        let e = extract(&Json::from(&absolute), &ExtractOptions::default());
         assert!(values(&e).contains(&("data.http.url", Kind::Url, "http://other.example.com/x")));
     }
 
     #[test]
     fn caps_are_honoured() {
-        let answers: Vec<Value> = (0..10_000)
+        let answers: Vec<serde_json::Value> = (0..10_000)
             .map(|i| json!({"rdata": format!("h{i}.example.com")}))
             .collect();
         let alert = json!({"data": {"dns": {"answers": answers}}});
         let e = extract(
-            &alert,
+            &Json::from(&alert),
             &ExtractOptions {
                 max_candidates: 10,
                 ..Default::default()
@@ -1012,7 +1000,7 @@ mod tests {
         );
         assert_eq!(e.candidates.len(), 10);
         assert!(e.truncated);
-        let e = extract(&alert, &ExtractOptions::default());
+        let e = extract(&Json::from(&alert), &ExtractOptions::default());
         assert_eq!(e.candidates.len(), DEFAULT_MAX_CANDIDATES.min(MAX_FANOUT));
     }
 
@@ -1020,24 +1008,22 @@ mod tests {
     fn own_events() {
         let tags = ["intelmatch", "opencti", "misp"];
         let ours = json!({"rule": {"groups": ["threat_intel", "intelmatch"]}, "data": {"integration": "intelmatch"}});
-        assert!(is_own_event(&ours, &tags));
+        assert!(is_own_event(&Json::from(&ours), &tags));
         let opencti = json!({"rule": {"groups": ["threat_intel", "opencti", "opencti_alert"]}, "data": {"integration": "opencti"}, "location": "opencti"});
-        assert!(is_own_event(&opencti, &tags));
+        assert!(is_own_event(&Json::from(&opencti), &tags));
         let misp = json!({"rule": {"groups": ["misp", "misp_alert"]}, "data": {"misp": {"value": "x"}}, "location": "misp"});
-        assert!(is_own_event(&misp, &tags));
+        assert!(is_own_event(&Json::from(&misp), &tags));
         // Module events carry data.integration too.
         let o365 = json!({"rule": {"groups": ["office365", "AzureActiveDirectoryStsLogon"]}, "data": {"integration": "office365"}, "location": "office365"});
-        assert!(!is_own_event(&o365, &tags));
+        assert!(!is_own_event(&Json::from(&o365), &tags));
         // Our tag without our groups (e.g. a user's rule on another source).
         let stray = json!({"rule": {"groups": ["syslog"]}, "data": {"integration": "misp"}});
-        assert!(!is_own_event(&stray, &tags));
+        assert!(!is_own_event(&Json::from(&stray), &tags));
         // Only the tags in use count.
-        assert!(!is_own_event(&opencti, &["misp"]));
-        assert!(!is_own_event(
-            &json!({"rule": {"groups": "intelmatch"}}),
-            &tags
-        ));
-        assert!(!is_own_event(&json!([1, 2]), &tags));
+        assert!(!is_own_event(&Json::from(&opencti), &["misp"]));
+        let groups_not_a_list = json!({"rule": {"groups": "intelmatch"}});
+        assert!(!is_own_event(&Json::from(&groups_not_a_list), &tags));
+        assert!(!is_own_event(&Json::from(&json!([1, 2])), &tags));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod enrich;
 pub mod extract;
 pub mod install;
+pub mod json;
 pub mod location;
 pub mod path;
 pub mod profile;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use super::json::{Json, Object};
 
 use super::catalog::MAX_PATH_SEGMENTS;
 
@@ -18,7 +18,7 @@ use super::catalog::MAX_PATH_SEGMENTS;
 pub const MAX_FANOUT: usize = 256;
 
 /// Receives `(field, leaf, parent)` for each value a path resolves to.
-pub type Visit<'v, 'a> = dyn FnMut(&str, &'a Value, Option<&'a Map<String, Value>>) + 'v;
+pub type Visit<'v, 'a> = dyn FnMut(&str, &'a Json<'a>, Option<&'a Object<'a>>) + 'v;
 
 /// One segment: a key (`*`: every key), optionally iterating an array (`[]`).
 #[derive(Debug, Clone, Copy)]
@@ -99,8 +99,8 @@ impl<'p> Prefixes<'p> {
 /// Where a parent path led in one alert: the object, the object holding it,
 /// and the field name as the alert spells it.
 struct Found<'a> {
-    value: &'a Value,
-    parent: Option<&'a Map<String, Value>>,
+    value: &'a Json<'a>,
+    parent: Option<&'a Object<'a>>,
     field: String,
 }
 
@@ -119,7 +119,12 @@ impl<'a> Memo<'a> {
 
 /// Calls `f(field, leaf, parent)` for every value `steps` resolves to in
 /// `root`. `parent` is the object the leaf (or its array) was taken from.
-pub fn resolve<'a>(root: &'a Value, steps: &Steps<'_>, memo: &mut Memo<'a>, f: &mut Visit<'_, 'a>) {
+pub fn resolve<'a>(
+    root: &'a Json<'a>,
+    steps: &Steps<'_>,
+    memo: &mut Memo<'a>,
+    f: &mut Visit<'_, 'a>,
+) {
     let Some(id) = steps.prefix.filter(|&id| id < memo.slots.len()) else {
         let mut field = String::with_capacity(48);
         walk(root, None, &steps.segs, &mut field, f);
@@ -145,7 +150,7 @@ pub fn resolve<'a>(root: &'a Value, steps: &Steps<'_>, memo: &mut Memo<'a>, f: &
 
 /// The first value `path` resolves to (for occasional lookups outside the
 /// catalog loop).
-pub fn first<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn first<'a>(root: &'a Json<'a>, path: &str) -> Option<&'a Json<'a>> {
     let steps = Steps::parse(path)?;
     let mut found = None;
     resolve(root, &steps, &mut Memo::new(0), &mut |_, v, _| {
@@ -157,7 +162,11 @@ pub fn first<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// [`first`] for parsed steps, sharing the alert's memo.
-pub fn first_in<'a>(root: &'a Value, steps: &Steps<'_>, memo: &mut Memo<'a>) -> Option<&'a Value> {
+pub fn first_in<'a>(
+    root: &'a Json<'a>,
+    steps: &Steps<'_>,
+    memo: &mut Memo<'a>,
+) -> Option<&'a Json<'a>> {
     let mut found = None;
     resolve(root, steps, memo, &mut |_, v, _| {
         if found.is_none() {
@@ -167,12 +176,12 @@ pub fn first_in<'a>(root: &'a Value, steps: &Steps<'_>, memo: &mut Memo<'a>) -> 
     found
 }
 
-fn descend_plain<'a>(root: &'a Value, segs: &[Seg<'_>]) -> Option<Found<'a>> {
+fn descend_plain<'a>(root: &'a Json<'a>, segs: &[Seg<'_>]) -> Option<Found<'a>> {
     let mut value = root;
     let mut parent = None;
     let mut field = String::with_capacity(32);
     for seg in segs {
-        let Value::Object(map) = value else {
+        let Json::Object(map) = value else {
             return None;
         };
         let (key, child) = lookup(map, seg.name)?;
@@ -191,8 +200,8 @@ fn descend_plain<'a>(root: &'a Value, segs: &[Seg<'_>]) -> Option<Found<'a>> {
 }
 
 fn walk<'a>(
-    v: &'a Value,
-    parent: Option<&'a Map<String, Value>>,
+    v: &'a Json<'a>,
+    parent: Option<&'a Object<'a>>,
     segs: &[Seg<'_>],
     field: &mut String,
     f: &mut Visit<'_, 'a>,
@@ -201,17 +210,17 @@ fn walk<'a>(
         f(field, v, parent);
         return;
     };
-    let Value::Object(map) = v else {
+    let Json::Object(map) = v else {
         return; // an intermediate of the wrong type: nothing there
     };
     let mark = field.len();
-    let mut descend = |key: &str, child: &'a Value, field: &mut String| {
+    let mut descend = |key: &str, child: &'a Json<'a>, field: &mut String| {
         if !field.is_empty() {
             field.push('.');
         }
         field.push_str(key);
         match child {
-            Value::Array(items) if seg.iterate => {
+            Json::Array(items) if seg.iterate => {
                 let base = field.len();
                 for (i, item) in items.iter().take(MAX_FANOUT).enumerate() {
                     let _ = write!(field, "[{i}]");
@@ -233,13 +242,8 @@ fn walk<'a>(
 }
 
 /// Exact key first, then ASCII case-insensitive.
-pub fn lookup<'a>(map: &'a Map<String, Value>, name: &str) -> Option<(&'a str, &'a Value)> {
-    if let Some((k, v)) = map.get_key_value(name) {
-        return Some((k.as_str(), v));
-    }
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(k, v)| (k.as_str(), v))
+pub fn lookup<'a>(map: &'a Object<'a>, name: &str) -> Option<(&'a str, &'a Json<'a>)> {
+    map.get_ignore_ascii_case(name)
 }
 
 #[cfg(test)]
@@ -247,7 +251,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn all<'a>(root: &'a Value, steps: &Steps, memo: &mut Memo<'a>) -> Vec<String> {
+    fn all<'a>(root: &'a Json<'a>, steps: &Steps, memo: &mut Memo<'a>) -> Vec<String> {
         let mut out = Vec::new();
         resolve(root, steps, memo, &mut |field, v, _| {
             out.push(format!("{field}={v}"))
@@ -260,6 +264,7 @@ mod tests {
         let alert = json!({"data": {"win": {"eventdata": {
             "DestinationIp": "1.2.3.4", "queryName": "a.test", "hashes": ["x", "y"]
         }}, "dns": {"answers": [{"rdata": "5.6.7.8"}, {"rdata": "9.9.9.9"}]}}});
+        let alert = Json::from(&alert);
         let paths = [
             "data.win.eventdata.destinationIp",
             "data.win.eventdata.queryName",
@@ -299,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             first(&alert, "data.dns.answers[].rdata"),
-            Some(&json!("5.6.7.8"))
+            Some(&Json::String("5.6.7.8".into()))
         );
         assert!(Steps::parse(&"a.".repeat(MAX_PATH_SEGMENTS + 1)).is_none());
     }
