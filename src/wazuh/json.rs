@@ -31,23 +31,39 @@ pub enum Json<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object<'a> {
     entries: Vec<(Cow<'a, str>, Json<'a>)>,
-    /// One bit per (key length, lowercased first byte) present: most
-    /// case-insensitive lookups of an absent key end here, not in a scan.
+    /// One bit per (length, first and last byte lowercased) of the keys: most
+    /// lookups are of absent keys, and most of those end at this test.
     shapes: u64,
 }
 
 fn shape_bit(key: &str) -> u64 {
-    let first = key.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
-    let h = (key.len() as u64)
-        .wrapping_mul(31)
-        .wrapping_add(u64::from(first));
-    1 << (h % 64)
+    let b = key.as_bytes();
+    let (first, last) = match b {
+        [] => (0, 0),
+        [f, .., l] => (f.to_ascii_lowercase(), l.to_ascii_lowercase()),
+        [f] => (f.to_ascii_lowercase(), f.to_ascii_lowercase()),
+    };
+    let h = (b.len() as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(u64::from(first) << 8 | u64::from(last))
+        .wrapping_mul(0xff51_afd7_ed55_8ccd);
+    1 << (h >> 58)
+}
+
+/// `a.cmp(b)`, deciding on the first byte inline: most probes of a search
+/// differ there, and a call to `memcmp` costs more than the comparison.
+#[inline]
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
 }
 
 impl<'a> Object<'a> {
     fn from_entries(mut entries: Vec<(Cow<'a, str>, Json<'a>)>) -> Object<'a> {
         // Stable: of equal keys the last in the text stays last, and wins.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by(|a, b| key_order(&a.0, &b.0));
         if entries.windows(2).any(|w| w[0].0 == w[1].0) {
             let mut unique: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(entries.len());
             for e in entries {
@@ -77,9 +93,16 @@ impl<'a> Object<'a> {
 
     /// The key as stored and its value, for exactly `key`.
     pub fn get_key_value(&self, key: &str) -> Option<(&str, &Json<'a>)> {
+        if self.shapes & shape_bit(key) == 0 {
+            return None;
+        }
+        self.search(key)
+    }
+
+    fn search(&self, key: &str) -> Option<(&str, &Json<'a>)> {
         let i = self
             .entries
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .binary_search_by(|(k, _)| key_order(k, key))
             .ok()?;
         let (k, v) = &self.entries[i];
         Some((k, v))
@@ -87,13 +110,11 @@ impl<'a> Object<'a> {
 
     /// Exact key first, then ASCII case-insensitive (the first in key order).
     pub fn get_ignore_ascii_case(&self, key: &str) -> Option<(&str, &Json<'a>)> {
-        if let Some(found) = self.get_key_value(key) {
-            return Some(found);
-        }
         if self.shapes & shape_bit(key) == 0 {
             return None;
         }
-        self.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))
+        self.search(key)
+            .or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
     }
 
     /// Entries in key order.
@@ -299,8 +320,20 @@ impl<'de> Visitor<'de> for KeyVisitor {
 }
 
 /// Parses JSON text. Invalid UTF-8 anywhere is an error, as with `Value`.
-pub fn from_slice(bytes: &[u8]) -> Result<Json<'_>, serde_json::Error> {
-    serde_json::from_slice(bytes)
+pub fn from_slice(bytes: &[u8]) -> Result<Json<'_>, JsonError> {
+    // One pass over the whole line is cheaper than serde_json checking each
+    // string on its own.
+    let text = std::str::from_utf8(bytes).map_err(|e| JsonError::Utf8(e.valid_up_to()))?;
+    serde_json::from_str(text).map_err(JsonError::Syntax)
+}
+
+/// Why a text is not JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error("invalid UTF-8 at byte {0}")]
+    Utf8(usize),
+    #[error(transparent)]
+    Syntax(#[from] serde_json::Error),
 }
 
 #[cfg(test)]
