@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use matcher::index::Index;
+use serde_json::Value;
 
 use crate::config::{Config, Profile, WazuhConfig};
 use crate::logging;
@@ -28,7 +29,6 @@ use crate::wazuh::location::reply_location;
 use crate::wazuh::profile::{self, AlertContext};
 use crate::wazuh::sender::{QueueError, QueueSender};
 use crate::wazuh::throttle::ErrorThrottle;
-use serde_json::Value;
 
 /// The integration tags whose events we may receive back.
 pub const OWN_TAGS: [&str; 3] = ["intelmatch", "opencti", "misp"];

@@ -1,9 +1,8 @@
 //! Which alerts `watch` matches: the `<integration>` filters of ossec.conf,
 //! from `[watch]` (all ANDed, like integratord).
 
-use crate::wazuh::json::Json;
-
 use crate::config::WatchConfig;
+use crate::wazuh::json::Json;
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {

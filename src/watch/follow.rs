@@ -46,7 +46,7 @@ pub enum Event {
 
 /// A longer line is not an alert integratord would read either; it is skipped.
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
-// Small enough that the kernel's copy and the parse after it stay in L2.
+/// Bytes asked of each read; the buffer grows past it only for a longer line.
 const CHUNK: usize = 64 << 10;
 
 pub struct Follower {

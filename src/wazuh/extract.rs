@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::catalog::{is_envelope_path, Cond, ExtraPath, Extractor, FieldRule, CATALOG};
 use super::json::{self, Json, Object};
 pub use super::path::MAX_FANOUT;
-use super::path::{first, first_in, lookup, resolve, Memo, Prefixes, Steps};
+use super::path::{first, first_in, resolve, Memo, Prefixes, Steps};
 
 /// Default cap on the candidates of one alert.
 pub const DEFAULT_MAX_CANDIDATES: usize = 128;
@@ -584,7 +584,7 @@ fn http_url(cx: &Cx, raw: &str, c: &mut Collector) {
     }
     let Some(hostname) = cx
         .parent
-        .and_then(|m| lookup(m, "hostname"))
+        .and_then(|m| m.get_ignore_ascii_case("hostname"))
         .and_then(|(_, v)| v.as_str())
         .map(str::trim)
         .filter(|h| !h.is_empty() && !h.contains(['/', '@', ' ']))

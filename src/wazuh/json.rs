@@ -62,41 +62,31 @@ fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 impl<'a> Object<'a> {
     fn from_entries(mut entries: Vec<(Cow<'a, str>, Json<'a>)>) -> Object<'a> {
-        // Stable: of equal keys the last in the text stays last, and wins.
+        // Stable: of equal keys the last in the text stays last; `dedup_by`
+        // keeps the first of a run, so the later value is swapped into it.
         entries.sort_by(|a, b| key_order(&a.0, &b.0));
-        if entries.windows(2).any(|w| w[0].0 == w[1].0) {
-            let mut unique: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(entries.len());
-            for e in entries {
-                match unique.last_mut() {
-                    Some(last) if last.0 == e.0 => *last = e,
-                    _ => unique.push(e),
-                }
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
             }
-            entries = unique;
-        }
+            same
+        });
         let shapes = entries.iter().fold(0, |s, (k, _)| s | shape_bit(k));
         Object { entries, shapes }
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Whether a key equal to `key`, even ignoring ASCII case, may be here.
+    fn may_hold(&self, key: &str) -> bool {
+        self.shapes & shape_bit(key) != 0
     }
 
     /// The value under exactly `key`.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        self.get_key_value(key).map(|(_, v)| v)
-    }
-
-    /// The key as stored and its value, for exactly `key`.
-    pub fn get_key_value(&self, key: &str) -> Option<(&str, &Json<'a>)> {
-        if self.shapes & shape_bit(key) == 0 {
-            return None;
-        }
-        self.search(key)
+        self.may_hold(key)
+            .then(|| self.search(key))
+            .flatten()
+            .map(|(_, v)| v)
     }
 
     fn search(&self, key: &str) -> Option<(&str, &Json<'a>)> {
@@ -110,7 +100,7 @@ impl<'a> Object<'a> {
 
     /// Exact key first, then ASCII case-insensitive (the first in key order).
     pub fn get_ignore_ascii_case(&self, key: &str) -> Option<(&str, &Json<'a>)> {
-        if self.shapes & shape_bit(key) == 0 {
+        if !self.may_hold(key) {
             return None;
         }
         self.search(key)

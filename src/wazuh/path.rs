@@ -184,7 +184,7 @@ fn descend_plain<'a>(root: &'a Json<'a>, segs: &[Seg<'_>]) -> Option<Found<'a>> 
         let Json::Object(map) = value else {
             return None;
         };
-        let (key, child) = lookup(map, seg.name)?;
+        let (key, child) = map.get_ignore_ascii_case(seg.name)?;
         if !field.is_empty() {
             field.push('.');
         }
@@ -236,14 +236,9 @@ fn walk<'a>(
         for (key, child) in map.iter().take(MAX_FANOUT) {
             descend(key, child, field);
         }
-    } else if let Some((key, child)) = lookup(map, seg.name) {
+    } else if let Some((key, child)) = map.get_ignore_ascii_case(seg.name) {
         descend(key, child, field);
     }
-}
-
-/// Exact key first, then ASCII case-insensitive.
-pub fn lookup<'a>(map: &'a Object<'a>, name: &str) -> Option<(&'a str, &'a Json<'a>)> {
-    map.get_ignore_ascii_case(name)
 }
 
 #[cfg(test)]
