@@ -131,7 +131,10 @@ fn open_log_file(path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o640);
+        // `logs/` is Wazuh's: never append through a planted symlink or block on a FIFO.
+        options
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     options.open(path)
 }

@@ -27,14 +27,14 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// The binary with `--config`, run under umask 000.
-fn intelmatch(cfg: &Path) -> Command {
+/// The binary with `--config`, run under `umask`.
+fn intelmatch(cfg: &Path, umask: libc::mode_t) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config").arg(cfg).env_remove("RUST_LOG");
     // SAFETY: umask(2) is async-signal-safe and touches no memory.
     unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0);
+        cmd.pre_exec(move || {
+            libc::umask(umask);
             Ok(())
         });
     }
@@ -49,8 +49,10 @@ fn ok(out: Output, what: &str) {
     );
 }
 
-#[test]
-fn files_created_under_umask_000_are_0640_and_directories_0750() {
+/// Runs every command that creates files on a copy of the demo, under
+/// `umask`, and returns what it created below the data directory (mode, is a
+/// directory), without the Wazuh tree the test made for integrate's log.
+fn created_under(umask: libc::mode_t) -> Vec<(PathBuf, u32, bool)> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
     copy_tree(
@@ -62,9 +64,9 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
     let _ = std::fs::remove_dir_all(&data);
     let alert = root.join("alerts/sysmon-network-c2.json");
 
-    ok(intelmatch(&cfg).arg("sync").output().unwrap(), "sync");
+    ok(intelmatch(&cfg, umask).arg("sync").output().unwrap(), "sync");
     ok(
-        intelmatch(&cfg)
+        intelmatch(&cfg, umask)
             .args(["export", "cdb", "--out"])
             .arg(data.join("lists"))
             .output()
@@ -72,7 +74,7 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
         "export",
     );
     ok(
-        intelmatch(&cfg)
+        intelmatch(&cfg, umask)
             .args(["watch", "--until-idle", "--file"])
             .arg(&alert)
             .output()
@@ -82,7 +84,7 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
     // integrate logs into <wazuh.home>/logs; no queue socket here, which it
     // reports and survives.
     std::fs::create_dir_all(data.join("wazuh/logs")).unwrap();
-    let out = intelmatch(&cfg)
+    let out = intelmatch(&cfg, umask)
         .arg("integrate")
         .arg(&alert)
         .args(["", "", "debug"])
@@ -92,7 +94,7 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
     assert!(data.join("wazuh/logs/integrations.log").exists());
 
     // The scheduler writes its state once its first run is over.
-    let mut scheduler = intelmatch(&cfg)
+    let mut scheduler = intelmatch(&cfg, umask)
         .args(["sync", "--schedule", "* * * * * *"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -113,20 +115,37 @@ fn files_created_under_umask_000_are_0640_and_directories_0750() {
     let created: Vec<(PathBuf, u32, bool)> = tree::walk(&data)
         .into_iter()
         .map(|(p, meta)| (p, meta.permissions().mode() & 0o7777, meta.is_dir()))
-        .collect();
-    let too_open: Vec<String> = created
-        .iter()
         // The directory tree this test made for integrate's log is not ours.
-        .filter(|(p, _, _)| !p.ends_with("wazuh") && !p.ends_with("logs"))
-        // (A CDB directory takes its parent's group bits, for Wazuh's 0770
-        // etc/lists; its parent here is the 0750 data directory.)
-        .filter(|(_, mode, is_dir)| mode & !if *is_dir { 0o750 } else { 0o640 } != 0)
-        .map(|(p, mode, _)| format!("{:o} {}", mode, p.display()))
+        .filter(|(p, _, _)| !p.starts_with(data.join("wazuh")))
         .collect();
     assert!(
         created.len() > 20,
         "only {} files were created",
         created.len()
     );
+    created
+}
+
+#[test]
+fn files_created_under_umask_000_are_0640_and_directories_0750() {
+    let too_open: Vec<String> = created_under(0)
+        .iter()
+        // (A CDB directory takes its parent's group bits, for Wazuh's 0770
+        // etc/lists; its parent here is the 0750 data directory.)
+        .filter(|(_, mode, is_dir)| mode & !if *is_dir { 0o750 } else { 0o640 } != 0)
+        .map(|(p, mode, _)| format!("{:o} {}", mode, p.display()))
+        .collect();
     assert!(too_open.is_empty(), "too open:\n{}", too_open.join("\n"));
+}
+
+/// A manual sync by an admin whose umask is 077 must still leave an index
+/// that integratord's user (group wazuh) can read.
+#[test]
+fn files_created_under_umask_077_are_still_group_readable() {
+    let wrong: Vec<String> = created_under(0o077)
+        .iter()
+        .filter(|(_, mode, is_dir)| *mode & 0o777 != if *is_dir { 0o750 } else { 0o640 })
+        .map(|(p, mode, _)| format!("{:o} {}", mode, p.display()))
+        .collect();
+    assert!(wrong.is_empty(), "not 0640/0750:\n{}", wrong.join("\n"));
 }

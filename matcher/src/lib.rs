@@ -10,6 +10,7 @@
 //! - [`index`]: immutable index generations (FST, IP prefix table, reversed-label
 //!   domains, substring set, record table) written by the compiler and memory-mapped
 //!   by readers;
+//! - [`safe_dir`]: writing into directories others can write to (root-run commands);
 //! - [`lookup`]: value → hits, with the method (exact, cidr, parent_domain, ...) and
 //!   full provenance.
 
@@ -19,6 +20,7 @@ pub mod kind;
 pub mod lookup;
 pub mod normalize;
 pub mod record;
+pub mod safe_dir;
 pub mod stix;
 pub mod tokenize;
 

@@ -550,3 +550,29 @@ fn cleanup_removes_the_builds_of_dead_builders_at_once_and_never_a_live_one() {
     assert!(!published.join(".building").exists());
     assert!(Index::open(tmp.path()).is_ok());
 }
+
+#[test]
+fn a_reader_is_never_stalled_by_someone_holding_the_readers_lock() {
+    // `.readers` is readable by group wazuh, so anyone there can flock it
+    // exclusively; integrate must still answer.
+    let tmp = tempfile::tempdir().unwrap();
+    let g = build(tmp.path(), &sample());
+    let lock = tmp
+        .path()
+        .join(matcher::index::layout::generation_dir_name(g))
+        .join(matcher::index::layout::READERS_LOCK);
+    let holder = std::fs::File::open(&lock).unwrap();
+    holder.lock().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = tmp.path().to_path_buf();
+    std::thread::spawn(move || {
+        let index = Index::open(&dir).unwrap();
+        let mut l = Lookup::new(&index, opts());
+        tx.send(hits(&mut l, Kind::Ipv4, "198.51.100.23").len()).unwrap();
+    });
+    let found = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("Index::open blocked on a lock someone else holds");
+    assert_eq!(found, 1);
+    drop(holder);
+}

@@ -30,6 +30,7 @@ impl SyncLock {
             .read(true)
             .write(true)
             .open(&path)
+            .and_then(crate::modes::owned_mode)
             .map_err(|e| Failure::Runtime(format!("sync lock {}: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => {}

@@ -4,12 +4,15 @@
 //! integratord refuses to run a file that user wazuh can write (`W_CHECK_WRITE`),
 //! and a symlink would hand it the target's name, so each integration name gets
 //! its own copy, `root:wazuh 0750`, written to a temp file and renamed so a run
-//! in progress never sees half a binary.
+//! in progress never sees half a binary. Run as root into directories group
+//! wazuh can write to, so every write goes through `matcher::safe_dir`.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use matcher::safe_dir::{self, SafeDir};
 
 use super::profile::Profile;
 
@@ -94,8 +97,7 @@ impl InstallPlan {
             }
         }
         let rules = self.home.join(RULE_PACK_PATH);
-        let same = fs::read_to_string(&rules).is_ok_and(|s| s == RULE_PACK);
-        if same {
+        if holds(&rules, RULE_PACK.as_bytes()) {
             report
                 .actions
                 .push(format!("{} is up to date", rules.display()));
@@ -153,7 +155,7 @@ impl Owner {
             .map(|m| uid_of(&m) == 0)
             .unwrap_or(false);
         Owner {
-            gid: if is_root { group_id("wazuh") } else { None },
+            gid: if is_root { safe_dir::group_id("wazuh") } else { None },
             is_root,
         }
     }
@@ -173,17 +175,9 @@ fn uid_of(m: &fs::Metadata) -> u32 {
     m.uid()
 }
 
-/// The gid of `name` from /etc/group.
-fn group_id(name: &str) -> Option<u32> {
-    let groups = fs::read_to_string("/etc/group").ok()?;
-    groups.lines().find_map(|line| {
-        let mut f = line.split(':');
-        (f.next()? == name).then_some(())?;
-        f.next()?;
-        f.next()?.parse().ok()
-    })
-}
-
+/// Writes `dest` through [`SafeDir`]: `etc/rules` is writable by group
+/// wazuh, so nothing there is done by path (a planted symlink at a temp or
+/// final name would otherwise be written, chowned and chmodded as root).
 fn write_atomically(
     dest: &Path,
     bytes: &[u8],
@@ -191,33 +185,37 @@ fn write_atomically(
     owner: &Owner,
 ) -> Result<(), InstallError> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.intelmatch-tmp",
-        dest.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let result = (|| -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(io_err(dest, io::Error::other("not a file name")));
+    };
+    let dir = SafeDir::open(dir).map_err(|e| io_err(dest, e))?;
+    let mut tmp = dir.create_temp(name).map_err(|e| io_err(dest, e))?;
+    (|| -> io::Result<()> {
+        tmp.file().write_all(bytes)?;
         if owner.is_root {
-            std::os::unix::fs::chown(&tmp, Some(0), owner.gid)?;
+            tmp.set_owner(Some(0), owner.gid)?;
         }
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-        fs::rename(&tmp, dest)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(dest, e)
-    })
+        tmp.set_mode(mode)?;
+        tmp.persist(name)
+    })()
+    .map_err(|e| io_err(dest, e))
+}
+
+/// Whether `path` already holds `content`, read without following a symlink.
+fn holds(path: &Path, content: &[u8]) -> bool {
+    use std::io::Read;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return false;
+    };
+    let Ok(Some(file)) = SafeDir::open(dir).and_then(|d| d.open_file(name)) else {
+        return false;
+    };
+    let mut have = Vec::with_capacity(content.len());
+    file.take(content.len() as u64 + 1)
+        .read_to_end(&mut have)
+        .is_ok_and(|_| have == content)
 }
 
 fn io_err(path: &Path, source: io::Error) -> InstallError {

@@ -1,10 +1,12 @@
 //! Durable file creation for generations: restrictive modes and fsync. The
 //! modes are the ones every intelmatch file gets (the store and the CLI's
-//! state files use them too).
+//! state files use them too). Each created file and directory is chmodded
+//! after creation: the umask must neither tighten them (a manual sync under
+//! umask 077 would hide the index from integratord's user) nor widen them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Intel is confidential (contract §7): files 0640, directories 0750.
@@ -12,22 +14,41 @@ pub const FILE_MODE: u32 = 0o640;
 pub const DIR_MODE: u32 = 0o750;
 
 pub fn create_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(FILE_MODE)
-        .open(path)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    Ok(f)
 }
 
 pub fn create_dir(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().mode(DIR_MODE).create(path)
+    fs::DirBuilder::new().mode(DIR_MODE).create(path)?;
+    set_dir_mode(path)
 }
 
+/// Creates `path` and its missing parents, each [`DIR_MODE`]. Directories that
+/// exist are left as they are (the package makes the data directory setgid).
 pub fn create_dir_all(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .mode(DIR_MODE)
-        .recursive(true)
-        .create(path)
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        create_dir_all(parent)?;
+    }
+    match fs::DirBuilder::new().mode(DIR_MODE).create(path) {
+        Ok(()) => set_dir_mode(path),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`DIR_MODE`], keeping a setgid bit inherited from the parent (new files
+/// then keep the data directory's group).
+fn set_dir_mode(path: &Path) -> io::Result<()> {
+    let setgid = fs::metadata(path)?.permissions().mode() & 0o2000;
+    fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE | setgid))
 }
 
 pub fn sync_dir(path: &Path) -> io::Result<()> {

@@ -63,6 +63,12 @@ pub(crate) fn publish(
         .truncate(false)
         .write(true)
         .open(&lock_path)
+        .and_then(|f| {
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
+                super::fsutil::FILE_MODE,
+            ))?;
+            Ok(f)
+        })
         .map_err(err(&lock_path, "open publish lock"))?;
     lock.lock().map_err(err(&lock_path, "lock"))?;
 

@@ -84,8 +84,9 @@ pub struct Index {
     records_idx: Bytes,
     records_dat: Bytes,
     strings: Bytes,
-    /// Shared lock on `.readers`: cleanup leaves this generation alone while held.
-    _readers: File,
+    /// Shared lock on `.readers`: cleanup leaves this generation alone while
+    /// held. None when it could not be had in time (see [`lock_readers`]).
+    _readers: Option<File>,
 }
 
 impl std::fmt::Debug for Index {
@@ -94,6 +95,30 @@ impl std::fmt::Debug for Index {
             .field("dir", &self.dir)
             .field("generation", &self.meta.generation)
             .finish()
+    }
+}
+
+/// How long a reader waits for its shared lock on `.readers`.
+const READERS_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Takes the shared lock without ever blocking for long. Cleanup holds the
+/// exclusive lock only while it removes a generation, but anyone who can read
+/// `.readers` (group wazuh) can hold it too: a blocking `flock` would let them
+/// stall integratord. Past the wait the generation is mapped without the
+/// lock; mappings outlive an unlink, so the worst case is a removal racing
+/// the open, which reports NotFound and makes [`Index::open`] read CURRENT again.
+fn lock_readers(readers: File) -> io::Result<Option<File>> {
+    let start = std::time::Instant::now();
+    loop {
+        match readers.try_lock_shared() {
+            Ok(()) => return Ok(Some(readers)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if start.elapsed() >= READERS_LOCK_WAIT {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -139,7 +164,7 @@ impl Index {
         let io_err = |path: PathBuf| move |source| OpenError::Io { path, source };
         let readers_path = dir.join(layout::READERS_LOCK);
         let readers = File::open(&readers_path).map_err(io_err(readers_path.clone()))?;
-        readers.lock_shared().map_err(io_err(readers_path))?;
+        let readers = lock_readers(readers).map_err(io_err(readers_path))?;
 
         let meta_path = dir.join(layout::META);
         let meta_bytes = std::fs::read(&meta_path).map_err(io_err(meta_path.clone()))?;

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use matcher::safe_dir::SafeDir;
 use matcher::{KeyMethod, Kind, MatchKey, Record, RecordKind};
 use serde::Serialize;
 
@@ -305,7 +306,8 @@ impl Exporter {
     /// Writes every list of the layout (empty ones too: a rule naming a list
     /// whose file is missing is dropped by analysisd).
     pub fn finish(self, out: &Path) -> Result<ExportSummary, ExportError> {
-        create_out_dir(out).map_err(|source| ExportError::Dir {
+        let owner = writer::ListOwner::for_wazuh();
+        let dir = open_out_dir(out, owner).map_err(|source| ExportError::Dir {
             path: out.to_owned(),
             source,
         })?;
@@ -314,7 +316,7 @@ impl Exporter {
         let mut outcomes = Vec::new();
         for (spec, entries) in layout.lists().iter().zip(self.lists) {
             let mut entries = Some(entries);
-            let outcome = writer::write_list(out, spec.name, &mut |w: &mut dyn Write| {
+            let outcome = writer::write_list(&dir, spec.name, owner, &mut |w: &mut dyn Write| {
                 let mut lines = 0u64;
                 let mut line = Vec::with_capacity(256);
                 let entries = entries.take().unwrap_or_default();
@@ -348,25 +350,26 @@ impl Exporter {
     }
 }
 
-/// Creates the output directory like its parent: analysisd (user `wazuh`)
-/// writes `<list>.tmp` and `<list>.cdb` next to each list, so a new
-/// directory under `etc/lists` (`root:wazuh 0770`) gets that group and its
-/// group write bit (best effort: only root may set another group).
-fn create_out_dir(out: &Path) -> std::io::Result<()> {
-    if out.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(out)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        if let Some(parent) = out.parent().and_then(|p| std::fs::metadata(p).ok()) {
-            let mode = (parent.mode() & 0o770) | 0o750;
-            std::fs::set_permissions(out, std::fs::Permissions::from_mode(mode))?;
-            let _ = std::os::unix::fs::chown(out, None, Some(parent.gid()));
+/// Opens the output directory, creating it like Wazuh's `etc/lists`
+/// (`root:wazuh 0770`): analysisd (user `wazuh`) writes `<list>.tmp` and
+/// `<list>.cdb` next to each list. Outside a Wazuh tree (a parent without
+/// group write) it is 0750. Through descriptors: the parent may be writable
+/// by group wazuh while this runs as root.
+fn open_out_dir(out: &Path, owner: writer::ListOwner) -> std::io::Result<SafeDir> {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, created) = SafeDir::open_or_create(out, 0o750)?;
+    if created {
+        let parent_mode = out
+            .parent()
+            .map(|p| SafeDir::open(p).and_then(|d| d.metadata()))
+            .transpose()?
+            .map_or(0, |m| m.mode());
+        let mode = if parent_mode & 0o020 != 0 { 0o770 } else { 0o750 };
+        if dir.set_owner_and_mode(owner.uid, owner.gid, mode).is_err() {
+            dir.set_owner_and_mode(None, None, mode)?;
         }
     }
-    Ok(())
+    Ok(dir)
 }
 
 /// A malware family for `malware-hashes`: the first label, else the name

@@ -1,8 +1,12 @@
 //! Writing one list safely.
 //!
-//! The new content goes to a temp file next to the list (named `.<list>.<pid>.tmp`:
-//! Wazuh's cluster sync skips `*.tmp`, and analysisd's own `<list>.tmp` is a
-//! different name), is fsynced and compared with the current list. Unchanged
+//! The new content goes to a temp file next to the list (named
+//! `.<list>.<random>.tmp`: Wazuh's cluster sync skips `*.tmp`, and analysisd's
+//! own `<list>.tmp` is a different name), is fsynced and compared with the
+//! current list. `etc/lists` is writable by group wazuh and the export may run
+//! as root, so all of it goes through descriptors (`matcher::safe_dir`): the
+//! temp file and the list are read through handles, the owner is fixed
+//! ([`ListOwner`]) and set on the handle. Unchanged
 //! content is not rewritten, since analysisd recompiles a list whose mtime is
 //! newer than its `.cdb`. Changed content is renamed over the list (readers
 //! see the old file or the new one, never a mix), the directory is fsynced,
@@ -11,9 +15,12 @@
 //! the old one until then).
 
 use std::cmp::Ordering;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
+
+use matcher::index::fsutil::FILE_MODE;
+use matcher::safe_dir::{self, SafeDir};
 
 use serde::Serialize;
 
@@ -49,54 +56,75 @@ fn at<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> Write
     }
 }
 
+/// Who owns the lists: analysisd (user `wazuh`) must read them. Fixed, never
+/// copied from a file in the directory, which group wazuh controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOwner {
+    /// `Some(0)` when run as root; `None` keeps ours.
+    pub uid: Option<u32>,
+    /// Group `wazuh` where it exists.
+    pub gid: Option<u32>,
+}
+
+impl ListOwner {
+    /// `root:wazuh` as root; otherwise our user and, where we are a member,
+    /// group wazuh.
+    pub fn for_wazuh() -> ListOwner {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        ListOwner {
+            uid: root.then_some(0),
+            gid: safe_dir::group_id("wazuh"),
+        }
+    }
+}
+
 /// Writes list `name` in `dir` from `fill`, which writes the sorted lines and
 /// returns how many it wrote.
 pub fn write_list(
-    dir: &Path,
+    dir: &SafeDir,
     name: &str,
+    owner: ListOwner,
     fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<u64>,
 ) -> Result<ListOutcome, WriteError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = write_tmp_and_publish(&path, &tmp, name, fill);
-    if result.as_ref().map_or(true, |o| !o.written) {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+    let path = dir.path().join(name);
+    let mut tmp = dir
+        .create_temp(name)
+        .map_err(at(&path, "cannot create the temp file"))?;
+    let tmp_at = |what| at(&path, what);
+    let mut out = BufWriter::with_capacity(1 << 20, tmp.file());
+    let lines = fill(&mut out).map_err(tmp_at("cannot write the temp file"))?;
+    out.flush().map_err(tmp_at("cannot write the temp file"))?;
+    drop(out);
+    let bytes = tmp
+        .file()
+        .stream_position()
+        .map_err(tmp_at("cannot write the temp file"))?;
 
-fn write_tmp_and_publish(
-    path: &Path,
-    tmp: &Path,
-    name: &str,
-    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<u64>,
-) -> Result<ListOutcome, WriteError> {
-    let file = create_private(tmp).map_err(at(tmp, "cannot create the temp file"))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let lines = fill(&mut out).map_err(at(tmp, "cannot write the temp file"))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| at(tmp, "cannot write the temp file")(e.into_error()))?;
-    file.sync_all()
-        .map_err(at(tmp, "cannot fsync the temp file"))?;
-    let bytes = file
-        .metadata()
-        .map_err(at(tmp, "cannot stat the temp file"))?
-        .len();
-    drop(file);
-
-    let diff = if path.exists() {
-        diff(path, tmp).map_err(at(path, "cannot compare with the current list"))?
-    } else {
-        Diff {
+    // Compared through the handles: the names may be swapped meanwhile.
+    let current = dir
+        .open_file(name)
+        .map_err(at(&path, "cannot open the current list"))?;
+    let diff = match current {
+        Some(old) => {
+            tmp.file()
+                .rewind()
+                .map_err(tmp_at("cannot read back the temp file"))?;
+            let new = tmp
+                .file()
+                .try_clone()
+                .map_err(tmp_at("cannot read back the temp file"))?;
+            diff(old, new).map_err(at(&path, "cannot compare with the current list"))?
+        }
+        None => Diff {
             added: lines,
             removed: 0,
             identical: false,
-        }
+        },
     };
     let mut outcome = ListOutcome {
         name: name.to_string(),
-        path: path.to_owned(),
+        path: path.clone(),
         lines,
         bytes,
         added: diff.added,
@@ -106,64 +134,24 @@ fn write_tmp_and_publish(
     if diff.identical {
         return Ok(outcome);
     }
-    copy_ownership(path, tmp);
-    std::fs::rename(tmp, path).map_err(at(path, "cannot rename the temp file over the list"))?;
+    // Only root may give files away; elsewhere keep what we can.
+    if tmp.set_owner(owner.uid, owner.gid).is_err() && owner.uid.is_some() {
+        tmp.set_owner(owner.uid, None)
+            .map_err(at(&path, "cannot set the owner of the temp file"))?;
+    }
+    tmp.set_mode(FILE_MODE)
+        .map_err(at(&path, "cannot set the mode of the temp file"))?;
+    tmp.persist(name)
+        .map_err(at(&path, "cannot rename the temp file over the list"))?;
     outcome.written = true;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(at(dir, "cannot fsync the directory"))?;
-    let mut cdb = path.as_os_str().to_owned();
-    cdb.push(".cdb");
-    match std::fs::remove_file(&cdb) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            tracing::warn!(
-                "{}: cannot remove the compiled list ({e}); analysisd may not rebuild it \
-                 if the list changed within the same second",
-                Path::new(&cdb).display()
-            )
-        }
+    let cdb = format!("{name}.cdb");
+    if let Err(e) = dir.remove(&cdb) {
+        tracing::warn!(
+            "{e}: cannot remove the compiled list; analysisd may not rebuild it \
+             if the list changed within the same second"
+        )
     }
     Ok(outcome)
-}
-
-/// Intel files are created 0640 (contract §7).
-fn create_private(path: &Path) -> io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o640);
-    }
-    match o.open(path) {
-        // A temp file left by a crashed export of the same pid.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(path)?;
-            o.open(path)
-        }
-        r => r,
-    }
-}
-
-/// analysisd (user `wazuh`) must read the list: keep the owner and group of
-/// the list being replaced, else take the directory's group (`etc/lists` is
-/// `root:wazuh`). Best effort: only root may give files away.
-fn copy_ownership(path: &Path, tmp: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (uid, gid) = match std::fs::metadata(path) {
-            Ok(m) => (Some(m.uid()), m.gid()),
-            Err(_) => match path.parent().map(std::fs::metadata) {
-                Some(Ok(m)) => (None, m.gid()),
-                _ => return,
-            },
-        };
-        let _ = std::os::unix::fs::chown(tmp, uid, Some(gid));
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -177,15 +165,15 @@ struct Diff {
 /// sorted; the old one is too when this exporter wrote it, which allows a
 /// streaming merge. An old file edited by hand (out of order) is sorted in
 /// memory instead.
-fn diff(old_path: &Path, new: &Path) -> io::Result<Diff> {
-    let mut old = Lines::open(old_path)?;
-    let mut new_lines = Lines::open(new)?;
+fn diff(old_file: File, new: File) -> io::Result<Diff> {
+    let mut old = Lines::new(old_file.try_clone()?);
+    let mut new_lines = Lines::new(new.try_clone()?);
     let (mut added, mut removed) = (0u64, 0u64);
     let mut prev_old: Vec<u8> = Vec::new();
     let (mut a, mut b) = (old.next()?, new_lines.next()?);
     loop {
         if a.as_ref().is_some_and(|x| *x < prev_old) {
-            return diff_unsorted(old_path, new);
+            return diff_unsorted(old_file, new);
         }
         let step = match (&a, &b) {
             (None, None) => break,
@@ -214,16 +202,18 @@ fn diff(old_path: &Path, new: &Path) -> io::Result<Diff> {
     })
 }
 
-fn diff_unsorted(old_path: &Path, new: &Path) -> io::Result<Diff> {
+fn diff_unsorted(mut old_file: File, mut new: File) -> io::Result<Diff> {
+    old_file.rewind()?;
+    new.rewind()?;
     let mut old_lines = Vec::new();
-    let mut old = Lines::open(old_path)?;
+    let mut old = Lines::new(old_file);
     while let Some(l) = old.next()? {
         old_lines.push(l);
     }
     old_lines.sort_unstable();
     let (mut added, mut removed) = (0u64, 0u64);
     let mut i = 0;
-    let mut new_lines = Lines::open(new)?;
+    let mut new_lines = Lines::new(new);
     while let Some(y) = new_lines.next()? {
         while i < old_lines.len() && old_lines[i] < y {
             removed += 1;
@@ -249,10 +239,10 @@ struct Lines {
 }
 
 impl Lines {
-    fn open(path: &Path) -> io::Result<Lines> {
-        Ok(Lines {
-            r: BufReader::with_capacity(1 << 20, File::open(path)?),
-        })
+    fn new(file: File) -> Lines {
+        Lines {
+            r: BufReader::with_capacity(1 << 20, file),
+        }
     }
 
     fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
@@ -275,7 +265,8 @@ mod tests {
     }
 
     fn write(dir: &Path, lines: &[&str]) -> ListOutcome {
-        write_list(dir, "intelmatch-ip", &mut |w| {
+        let dir = SafeDir::open(dir).unwrap();
+        write_list(&dir, "intelmatch-ip", ListOwner::for_wazuh(), &mut |w| {
             for l in lines {
                 w.write_all(l.as_bytes())?;
                 w.write_all(b"\n")?;
@@ -351,7 +342,8 @@ mod tests {
     fn a_failed_fill_leaves_the_list_and_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &["a:1"]);
-        let err = write_list(dir.path(), "intelmatch-ip", &mut |w| {
+        let safe = SafeDir::open(dir.path()).unwrap();
+        let err = write_list(&safe, "intelmatch-ip", ListOwner::for_wazuh(), &mut |w| {
             w.write_all(b"half")?;
             Err(io::Error::other("store went away"))
         })

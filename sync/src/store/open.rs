@@ -96,7 +96,10 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
         .mode(FILE_MODE)
         .open(path)
     {
-        Ok(_) => Ok(()),
+        // chmod: the umask must not tighten it (SQLite copies this mode to -wal and -shm).
+        Ok(f) => f
+            .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+            .map_err(|e| create_err(path, e)),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
             warn_if_world_readable(path);
             Ok(())
