@@ -102,9 +102,12 @@ pub fn write_list(
         .map_err(tmp_at("cannot write the temp file"))?;
 
     // Compared through the handles: the names may be swapped meanwhile.
-    let current = dir
-        .open_file(name)
-        .map_err(at(&path, "cannot open the current list"))?;
+    // A symlink, FIFO or unreadable file where the list should be is not a
+    // list we wrote (group wazuh can plant one): it is replaced, never read.
+    let current = dir.open_file(name).unwrap_or_else(|e| {
+        tracing::warn!("{e}; replacing it with the list");
+        None
+    });
     let diff = match current {
         Some(old) => {
             tmp.file()
