@@ -230,3 +230,48 @@ fn print_config_shows_the_effective_config() {
         "{text}"
     );
 }
+
+/// Intel text with terminal escape sequences (OSC 52 writes the operator's
+/// clipboard, CSI clears the screen; C1 CSI too) reaches the terminal as
+/// text in `lookup`, `match` and `status`, text and JSON alike.
+#[test]
+fn escape_sequences_from_a_feed_never_reach_the_terminal() {
+    let env = Env::new();
+    let hostile = r#"{"type":"bundle","id":"bundle--00000000-0000-4000-8000-0000000000e5","objects":[
+ {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-0000000000e1","name":"c2 \u001b]52;c;Y3VybCBldmlsfHNo\u0007 \u001b[2J","pattern":"[ipv4-addr:value = '198.51.100.66']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","labels":["apt\u009b31m","x\u007f"]},
+ {"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-0000000000e2","name":"bad \u001b]0;pwned\u0007","pattern":"[ipv4-addr:value = '\u001b[2J","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z"}
+]}"#;
+    std::fs::write(env.dir.path().join("intel/stix/hostile.json"), hostile).unwrap();
+    let out = env.run(&["-q", "sync"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alert = env.dir.path().join("alert.json");
+    std::fs::write(
+        &alert,
+        r#"{"timestamp":"2026-01-02T00:00:00.000+0000","id":"1","rule":{"id":"61603","level":5,"groups":["sysmon"]},"agent":{"id":"001","name":"ws"},"data":{"win":{"eventdata":{"destinationIp":"198.51.100.66"}}}}"#,
+    )
+    .unwrap();
+    let alert = alert.to_str().unwrap();
+    for args in [
+        &["lookup", "198.51.100.66"][..],
+        &["lookup", "--json", "198.51.100.66"],
+        &["lookup", "\u{1b}]52;c;eA==\u{7}"],
+        &["match", alert],
+        &["match", "--json", alert],
+        &["status"],
+        &["status", "--json"],
+    ] {
+        let out = env.run(args);
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            let raw: Vec<char> = text
+                .chars()
+                .filter(|c| c.is_control() && !matches!(c, '\n'))
+                .collect();
+            assert!(raw.is_empty(), "{args:?} {stream}: raw {raw:?} in\n{text}");
+        }
+        if args.contains(&"198.51.100.66") && !args.contains(&"--json") {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("\\u{1b}]52;c;"), "the name is still shown: {text}");
+        }
+    }
+}

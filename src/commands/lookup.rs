@@ -8,7 +8,7 @@ use matcher::normalize::{self, Normalized};
 use matcher::{Kind, Record};
 use serde_json::{json, Value};
 
-use super::Failure;
+use super::{terminal, Failure};
 use crate::cli::LookupArgs;
 use crate::config::Config;
 
@@ -28,7 +28,7 @@ pub fn run(config: &Config, args: &LookupArgs) -> Result<ExitCode, Failure> {
             Ok(v) => v,
             Err(reason) => {
                 bad += 1;
-                eprintln!("intelmatch: lookup `{raw}`: {reason}");
+                eprintln!("{}", terminal::text(&format!("intelmatch: lookup `{raw}`: {reason}")));
                 continue;
             }
         };
@@ -52,7 +52,7 @@ pub fn run(config: &Config, args: &LookupArgs) -> Result<ExitCode, Failure> {
                 "suppressed": outcome.suppressed,
                 "warninglists": lists,
             });
-            println!("{out}");
+            println!("{}", terminal::json(out.to_string()));
         } else {
             print_text(raw, &value, &hits, outcome.suppressed, &lists);
         }
@@ -121,20 +121,22 @@ fn print_text(
     };
     if hits.is_empty() {
         if suppressed > 0 {
-            println!(
+            let line = format!(
                 "{shown}: no hit ({suppressed} suppressed: on warninglist {})",
                 lists.join(", ")
             );
+            println!("{}", terminal::text(&line));
         } else {
-            println!("{shown}: no hit");
+            println!("{}", terminal::text(&format!("{shown}: no hit")));
         }
         return;
     }
-    println!(
+    let head = format!(
         "{shown}: {} hit{}",
         hits.len(),
         if hits.len() == 1 { "" } else { "s" }
     );
+    println!("{}", terminal::text(&head));
     for (h, r) in hits {
         let mut line = format!(
             "  {:13} {:24} {}/{}",
@@ -170,9 +172,9 @@ fn print_text(
         if !h.warninglists.is_empty() {
             line.push_str(&format!("  [on warninglist: {}]", lists.join(", ")));
         }
-        println!("{line}");
+        println!("{}", terminal::text(&line));
         if let Some(p) = &r.pattern {
-            println!("  {:13} pattern {p}", "");
+            println!("  {:13} pattern {}", "", terminal::text(p));
         }
     }
 }

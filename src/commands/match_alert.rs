@@ -1,13 +1,14 @@
 //! `intelmatch match [--json] ALERT_FILE|-`: the hits for an alert, or for JSON
 //! lines on stdin, exactly as `integrate` would find them; nothing is sent.
 
+use std::borrow::Cow;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use matcher::index::Index;
 
 use super::integrate::{alert_id, OWN_TAGS};
-use super::Failure;
+use super::{terminal, Failure};
 use crate::cli::MatchArgs;
 use crate::config::{Config, Profile};
 use crate::wazuh::enrich::Enricher;
@@ -129,6 +130,12 @@ impl<W: Write> Matcher<'_, W> {
     }
 
     fn line(&mut self, s: &str) -> Result<(), Failure> {
+        // Hit lines carry feed text; JSON lines are escaped the JSON way.
+        let s = if s.starts_with('{') {
+            Cow::Owned(terminal::json(s.to_string()))
+        } else {
+            terminal::text(s)
+        };
         writeln!(self.out, "{s}").map_err(|e| Failure::Runtime(format!("stdout: {e}")))
     }
 }

@@ -8,6 +8,7 @@ pub mod progress;
 pub mod schedule;
 pub mod status;
 pub mod sync;
+pub mod terminal;
 pub mod watch;
 pub mod wazuh;
 
@@ -55,7 +56,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("intelmatch: {}", f.message());
+            eprintln!("intelmatch: {}", terminal::text(f.message()));
             f.exit_code()
         }
     }

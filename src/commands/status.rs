@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use store::{RunStatus, SourceStatus, Store, StoreError};
 
-use super::Failure;
+use super::{terminal, Failure};
 use crate::cli::StatusArgs;
 use crate::config::Config;
 
@@ -112,7 +112,8 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             "watch": watch,
             "warnings": warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let pretty = serde_json::to_string_pretty(&out).unwrap_or_default();
+        println!("{}", terminal::json(pretty));
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -138,7 +139,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             let success = s.last_success.as_deref().unwrap_or("never");
             println!("        last success {success}");
             if let Some(e) = &run.error {
-                println!("        last error {e}");
+                println!("        last error {}", terminal::text(e));
             }
         }
         println!(
@@ -162,7 +163,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             .filter(|n| !n.is_empty())
         {
             let notes: Vec<&str> = notes.iter().filter_map(|n| n.as_str()).collect();
-            println!("        last sync: {}", notes.join("; "));
+            println!("        last sync: {}", terminal::text(&notes.join("; ")));
         }
         print_counts("keys by kind", &s.keys_by_kind);
         print_counts("patterns", &s.parse_status);
@@ -175,7 +176,8 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
             );
             if let Some(store) = &store {
                 for r in store.recent_rejects(&s.name, 5).unwrap_or_default() {
-                    println!("          {}: {}", r.item, r.reason);
+                    let line = format!("          {}: {}", r.item, r.reason);
+                    println!("{}", terminal::text(&line));
                 }
             }
         }
