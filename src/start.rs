@@ -7,9 +7,17 @@
 //! through `/proc/self/maps`, which only serves the "stack overflow" message.
 //! The binary therefore has a C `main` (see `main.rs`) and does the parts of
 //! that set-up that matter itself: standard descriptors that exist and SIGPIPE
-//! ignored, so that a closed pipe is an error, not a silent death.
+//! ignored, so that a closed pipe is an error, not a silent death. It also sets
+//! the umask (see [`UMASK`]).
 
 use std::process::ExitCode;
+
+/// The documented modes (files 0640, directories 0750) come out of creation
+/// itself whatever umask the caller had. Files are also chmodded after
+/// creation, but a directory cannot be: in the setgid data directory a chmod
+/// by a user outside group wazuh (the sync user) would clear the inherited
+/// setgid bit, and files below would stop being readable by integratord.
+pub const UMASK: libc::mode_t = 0o027;
 
 /// What std's runtime would have done before `main`, minus the stack guard.
 pub fn prepare() {
@@ -27,6 +35,7 @@ pub fn prepare() {
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::umask(UMASK);
     }
 }
 

@@ -14,6 +14,18 @@ mod table;
 mod watch;
 mod wazuh;
 
+/// The config's text. `-` and `/dev/stdin` read the descriptor itself, not a
+/// re-opened path: the sync user cannot open the root:wazuh config, so the
+/// cron recipe (`packaging/cron.example`) has root open it and hand it over.
+fn read_config_text(path: &Path) -> std::io::Result<String> {
+    if path == Path::new("-") || path == Path::new("/dev/stdin") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path)
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -107,7 +119,7 @@ impl Config {
     }
 
     fn load_with_hint(path: &Path, hint: &'static str) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
+        let text = read_config_text(path).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => ConfigError::not_found(path, hint),
             _ => ConfigError::read(path, err),
         })?;

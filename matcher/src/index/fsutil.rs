@@ -44,11 +44,16 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
     }
 }
 
-/// [`DIR_MODE`], keeping a setgid bit inherited from the parent (new files
-/// then keep the data directory's group).
+/// [`DIR_MODE`] when the umask made it anything else. Left alone when right:
+/// a chmod by a user outside the directory's group clears the setgid bit it
+/// inherited from the data directory (the binary sets its umask so that it
+/// is right, `src/start.rs`; this is for library callers).
 fn set_dir_mode(path: &Path) -> io::Result<()> {
-    let setgid = fs::metadata(path)?.permissions().mode() & 0o2000;
-    fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE | setgid))
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o777 == DIR_MODE {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE | (mode & 0o2000)))
 }
 
 pub fn sync_dir(path: &Path) -> io::Result<()> {
