@@ -240,21 +240,7 @@ impl<'i> Lookup<'i> {
 
     fn url_value(&mut self, url: &str) {
         self.exact_key(Kind::Url, url, HitMethod::Exact, url);
-        if let Ok(set) = self.index.substrings() {
-            if !set.is_empty() {
-                let mut found = Vec::new();
-                set.prefixes(Kind::Url, url, &mut found);
-                set.scan(url, Some(Kind::Url), &mut found);
-                for p in found {
-                    self.ids.clear();
-                    self.index.postings(p.posting, &mut self.ids);
-                    for &id in &self.ids {
-                        self.raw
-                            .push((id, HitMethod::Substring, p.text.clone(), self.kind));
-                    }
-                }
-            }
-        }
+        self.substrings(Kind::Url, url);
         if !self.opts.url_host {
             return;
         }
@@ -278,9 +264,12 @@ impl<'i> Lookup<'i> {
         if set.is_empty() {
             return;
         }
+        // `LIKE` keys are lowercase (stix/compile.rs); URL paths, user agents
+        // and mutex names keep their case after normalisation.
+        let lower = value.to_lowercase();
         let mut found = Vec::new();
-        set.prefixes(kind, value, &mut found);
-        set.scan(value, Some(kind), &mut found);
+        set.prefixes(kind, &lower, &mut found);
+        set.scan(&lower, Some(kind), &mut found);
         for p in found {
             self.ids.clear();
             self.index.postings(p.posting, &mut self.ids);

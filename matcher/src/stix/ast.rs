@@ -131,6 +131,10 @@ pub enum Literal {
     Bool(bool),
     /// `t'YYYY-MM-DDTHH:MM:SS[.f]Z'`, the text between the quotes (validated).
     Timestamp(String),
+    /// A `t'...'` that is no real time (`t'2023-02-29T00:00:00Z'`). Only its
+    /// comparison is lost: a bad date beside an indexable comparison must not
+    /// cost that comparison its key.
+    BadTimestamp(String),
     /// `h'..'`, decoded.
     Hex(Vec<u8>),
     /// `b'..'`, decoded from base64.
@@ -146,6 +150,7 @@ impl Literal {
             Literal::Float(_) => "float",
             Literal::Bool(_) => "boolean",
             Literal::Timestamp(_) => "timestamp",
+            Literal::BadTimestamp(_) => "invalid timestamp",
             Literal::Hex(_) => "hex",
             Literal::Binary(_) => "binary",
         }
@@ -232,7 +237,7 @@ impl fmt::Display for Literal {
             Literal::Int(n) => write!(f, "{n}"),
             Literal::Float(x) => write_float(f, *x),
             Literal::Bool(b) => write!(f, "{b}"),
-            Literal::Timestamp(t) => write!(f, "t'{t}'"),
+            Literal::Timestamp(t) | Literal::BadTimestamp(t) => write!(f, "t'{t}'"),
             Literal::Hex(bytes) => {
                 f.write_str("h'")?;
                 for b in bytes {

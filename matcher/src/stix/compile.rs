@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use super::ast::{
     Comparison, ComparisonExpr, Literal, ObjectPath, ObservationExpr, PathStep, Pattern, Predicate,
+    Qualifier,
 };
 use super::{snippet, Compiled, PatternError, RegexLeaf};
 use crate::key::{KeyMethod, MatchKey};
@@ -122,19 +123,25 @@ fn key_for(n: Normalized) -> MatchKey {
     MatchKey::new(n.kind, n.value, method)
 }
 
-/// A pattern is a full match only when it is one comparison in one
-/// unqualified observation (parentheses are not in the tree, so `([x])` and
-/// `[(x)]` count as one).
-fn is_single(root: &ObservationExpr) -> bool {
-    matches!(
-        root,
-        ObservationExpr::Observation(ComparisonExpr::Comparison(_))
-    )
+/// Qualifiers one observation cannot satisfy alone. `WITHIN` bounds the time
+/// between observations (one is within any window); `REPEATS n` needs n of
+/// them (as OASIS's stix2-matcher decides); a `START`/`STOP` window is not
+/// enforced at match time, so a hit under one stays partial.
+fn needs_more(q: &Qualifier) -> bool {
+    match q {
+        Qualifier::Within(_) => false,
+        Qualifier::Repeats(n) => *n > 1,
+        Qualifier::StartStop { .. } => true,
+    }
 }
 
 #[derive(Default)]
 struct Compiler {
     out: Compiled,
+    /// Whether one value satisfying the leaf being compiled satisfies the
+    /// whole pattern: true under `OR` and a lone observation, false under
+    /// `AND`, `FOLLOWEDBY` and qualifiers that need more than one observation.
+    insufficient: bool,
     seen_keys: HashSet<MatchKey>,
     seen_regexes: HashSet<RegexLeaf>,
     seen_reasons: HashSet<String>,
@@ -143,7 +150,6 @@ struct Compiler {
 pub(super) fn compile(pattern: &Pattern) -> Result<Compiled, PatternError> {
     let mut c = Compiler::default();
     c.observation(&pattern.root);
-    c.out.partial = !is_single(&pattern.root);
     if c.out.keys.is_empty() {
         let reasons = if c.out.skipped.is_empty() {
             "no comparison can be indexed".to_string()
@@ -159,29 +165,52 @@ impl Compiler {
     fn observation(&mut self, expr: &ObservationExpr) {
         match expr {
             ObservationExpr::Observation(cmp) => self.comparison_expr(cmp),
-            ObservationExpr::And(items)
-            | ObservationExpr::Or(items)
-            | ObservationExpr::FollowedBy(items) => {
+            ObservationExpr::Or(items) => {
                 for item in items {
                     self.observation(item);
                 }
             }
-            ObservationExpr::Qualified { inner, .. } => self.observation(inner),
+            ObservationExpr::And(items) | ObservationExpr::FollowedBy(items) => {
+                self.all_needed(items.len() > 1, |c| {
+                    for item in items {
+                        c.observation(item);
+                    }
+                })
+            }
+            ObservationExpr::Qualified { inner, qualifiers } => {
+                self.all_needed(qualifiers.iter().any(needs_more), |c| c.observation(inner))
+            }
         }
     }
 
     fn comparison_expr(&mut self, expr: &ComparisonExpr) {
         match expr {
-            ComparisonExpr::And(items) | ComparisonExpr::Or(items) => {
+            ComparisonExpr::Or(items) => {
                 for item in items {
                     self.comparison_expr(item);
                 }
             }
+            ComparisonExpr::And(items) => self.all_needed(items.len() > 1, |c| {
+                for item in items {
+                    c.comparison_expr(item);
+                }
+            }),
             ComparisonExpr::Comparison(c) => self.leaf(c),
         }
     }
 
+    /// Compiles `f`'s leaves as insufficient on their own when `needed`.
+    fn all_needed(&mut self, needed: bool, f: impl FnOnce(&mut Compiler)) {
+        let outer = self.insufficient;
+        self.insufficient |= needed;
+        f(self);
+        self.insufficient = outer;
+    }
+
     fn key(&mut self, key: MatchKey) {
+        // One flag per pattern: a key that is only part of it makes the whole
+        // pattern partial, even where another key alone would satisfy it.
+        self.out.partial |= self.insufficient;
         if self.seen_keys.insert(key.clone()) {
             self.out.keys.push(key);
         }
@@ -311,10 +340,7 @@ impl Compiler {
             }
             (true, true) => KeyMethod::Substring,
             (false, true) => KeyMethod::Prefix,
-            (true, false) => {
-                self.skip(format!("`LIKE '%…'` (suffix) cannot be indexed ({path})"));
-                return;
-            }
+            (true, false) => return self.like_suffix(target, path, core),
         };
         let Some(kind) = target.kind() else {
             self.skip(format!(
@@ -322,7 +348,55 @@ impl Compiler {
             ));
             return;
         };
+        if kind.is_ip() {
+            return self.like_address(kind, path, glob, core, method);
+        }
+        // Lookups lowercase the value they scan (lookup.rs): same case form.
         self.key(MatchKey::new(kind, core.to_lowercase(), method));
+    }
+
+    /// `LIKE '45.77.12.%'`: an IPv4 octet prefix is a network. Anything else
+    /// on an address (a substring, a cut inside an octet, IPv6) is unsupported
+    /// rather than a key that address lookups would never consult.
+    fn like_address(&mut self, kind: Kind, path: &str, glob: &str, core: &str, method: KeyMethod) {
+        let octets: Vec<&str> = core.strip_suffix('.').unwrap_or("").split('.').collect();
+        let whole = |o: &&str| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok();
+        if kind == Kind::Ipv4
+            && method == KeyMethod::Prefix
+            && (1..=3).contains(&octets.len())
+            && octets.iter().all(whole)
+        {
+            let mut addr: Vec<&str> = octets.clone();
+            addr.resize(4, "0");
+            let net = format!("{}/{}", addr.join("."), 8 * octets.len());
+            return match normalize::normalize(kind, &net) {
+                Ok(n) => self.key(key_for(n)),
+                Err(invalid) => self.skip(format!("{path}: {invalid}")),
+            };
+        }
+        self.skip(format!(
+            "`LIKE '{}'` on {path} cannot be indexed: only whole IPv4 octets followed by `%` make a network",
+            snippet(glob)
+        ));
+    }
+
+    /// `LIKE '%.example.com'` and `'%example.com'` on a domain: a parent-domain
+    /// key (domain keys match their subdomains, bounded by the public suffix
+    /// list), never one that is itself a public suffix.
+    fn like_suffix(&mut self, target: Target, path: &str, core: &str) {
+        if target != Target::Kind(Kind::Domain) {
+            self.skip(format!("`LIKE '%…'` (suffix) cannot be indexed ({path})"));
+            return;
+        }
+        let parent = core.trim_start_matches('.');
+        match normalize::normalize(Kind::Domain, parent) {
+            Ok(n) if psl::suffix_str(&n.value) == Some(n.value.as_str()) => self.skip(format!(
+                "`LIKE '%{}'` on {path} is every name under a public suffix",
+                snippet(core)
+            )),
+            Ok(n) => self.key(key_for(n)),
+            Err(invalid) => self.skip(format!("{path}: {invalid}")),
+        }
     }
 }
 
@@ -451,8 +525,77 @@ mod tests {
         assert!(unsupported("[url:value LIKE '%ev_l%']").contains("`_`"));
         assert!(unsupported("[url:value LIKE 'a%b%']").contains("inner `%`"));
         assert!(unsupported("[url:value LIKE '%.exe']").contains("suffix"));
+        let c = ok("[url:value LIKE '%Payload%']");
+        assert_eq!(c.keys[0].key, "payload");
         assert!(unsupported("[url:value LIKE '%%']").contains("any value"));
         assert!(unsupported("[network-traffic:dst_ref.value LIKE '%evil%']").contains("ambiguous"));
+    }
+
+    #[test]
+    fn like_on_an_address_is_a_network_or_unsupported() {
+        let c = ok("[ipv4-addr:value LIKE '45.77.12.%']");
+        assert_eq!(
+            c.keys,
+            vec![MatchKey::new(Kind::Ipv4, "45.77.12.0/24", KeyMethod::Cidr)]
+        );
+        let c = ok("[ipv4-addr:value LIKE '45.%']");
+        assert_eq!(c.keys, vec![MatchKey::new(Kind::Ipv4, "45.0.0.0/8", KeyMethod::Cidr)]);
+        for cut in ["45.77.1%", "%45.77%", "45.77.12.1%", "300.1.%"] {
+            let r = unsupported(&format!("[ipv4-addr:value LIKE '{cut}']"));
+            assert!(r.contains("octets"), "{cut}: {r}");
+        }
+        assert!(unsupported("[ipv6-addr:value LIKE '2001:db8:%']").contains("octets"));
+    }
+
+    #[test]
+    fn like_suffix_on_a_domain_is_a_parent_domain_key() {
+        for glob in ["%.evil.example", "%evil.example"] {
+            let c = ok(&format!("[domain-name:value LIKE '{glob}']"));
+            assert_eq!(c.keys, vec![MatchKey::exact(Kind::Domain, "evil.example")], "{glob}");
+            assert!(!c.partial);
+        }
+        assert!(unsupported("[domain-name:value LIKE '%.com']").contains("single-label"));
+        assert!(unsupported("[domain-name:value LIKE '%.co.uk']").contains("public suffix"));
+    }
+
+    #[test]
+    fn a_bad_date_costs_only_its_comparison() {
+        // Found by stix2-patterns' own tests: an impossible calendar date.
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let c = ok(&format!(
+            "[file:hashes.MD5 = '{md5}' AND file:created = t'2023-02-29T00:00:00Z']"
+        ));
+        assert_eq!(c.keys, vec![MatchKey::exact(Kind::Md5, md5)]);
+        assert!(c.partial);
+        let r = unsupported("[file:name = t'2023-02-29T00:00:00Z']");
+        assert!(r.contains("invalid timestamp t'2023-02-29T00:00:00Z'"), "{r}");
+        // In a qualifier it governs every comparison: the pattern is invalid.
+        let e = compile_str(
+            "[ipv4-addr:value = '198.51.100.1'] START t'2023-02-29T00:00:00Z' STOP t'2024-01-01T00:00:00Z'",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("invalid timestamp"), "{e}");
+    }
+
+    #[test]
+    fn or_is_exact_and_and_is_partial() {
+        // OpenCTI's poisonivy bundle: either branch satisfies the pattern.
+        let c = ok("[domain-name:value = 'apple.cmdnetview.com' OR ipv4-addr:value = '60.10.1.120']");
+        assert!(!c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'evil.example']");
+        assert!(!c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1' AND domain-name:value = 'evil.example']");
+        assert!(c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1'] FOLLOWEDBY [domain-name:value = 'evil.example']");
+        assert!(c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1'] WITHIN 300 SECONDS");
+        assert!(!c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1'] REPEATS 1 TIMES");
+        assert!(!c.partial);
+        let c = ok("[ipv4-addr:value = '198.51.100.1'] REPEATS 3 TIMES");
+        assert!(c.partial, "three observations are needed");
+        let c = ok("[ipv4-addr:value = '198.51.100.1' OR file:size > 10]");
+        assert!(!c.partial, "an OR branch that cannot be indexed does not make the other partial");
     }
 
     #[test]

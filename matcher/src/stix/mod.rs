@@ -105,8 +105,9 @@ pub struct Compiled {
     /// Keys of every indexable leaf, deduplicated, in the order their leaves
     /// appear in the pattern.
     pub keys: Vec<MatchKey>,
-    /// False only for one comparison in one observation without qualifiers:
-    /// anything else can be satisfied only in part by one matched value.
+    /// True when some key is only a part of the pattern: under `AND` or
+    /// `FOLLOWEDBY`, or a qualifier one observation cannot satisfy. A key
+    /// under `OR` satisfies the pattern alone.
     pub partial: bool,
     /// `MATCHES` leaves, in pattern order, deduplicated.
     pub regexes: Vec<RegexLeaf>,

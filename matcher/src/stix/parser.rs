@@ -11,7 +11,7 @@ use super::ast::{
     Comparison, ComparisonExpr, Literal, Number, ObjectPath, ObservationExpr, PathStep, Pattern,
     Predicate, Qualifier,
 };
-use super::lexer::{parse_timestamp, tokenize, Tok, Token};
+use super::lexer::{invalid_timestamp, parse_timestamp, tokenize, Tok, Token};
 use super::{snippet, ParseError, MAX_DEPTH, MAX_PATTERN_LEN};
 
 /// Keywords, for the "keywords are case-sensitive" hint.
@@ -265,7 +265,7 @@ impl<'a> Parser<'a> {
             let start = self.timestamp("a timestamp literal t'...' after `START`")?;
             self.expect_word("STOP", "`STOP` after `START t'...'`")?;
             let stop = self.timestamp("a timestamp literal t'...' after `STOP`")?;
-            // Both parse: the lexer validated them.
+            // Both parse: `timestamp` validated them.
             if parse_timestamp(&stop) <= parse_timestamp(&start) {
                 return Err(ParseError {
                     offset: start_offset,
@@ -281,8 +281,13 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
+    /// A qualifier's timestamp: a bad one invalidates the pattern, since the
+    /// qualifier applies to every comparison under it.
     fn timestamp(&mut self, what: &str) -> Result<String, ParseError> {
         match &self.peek().tok {
+            Tok::Timestamp(t) if parse_timestamp(t).is_none() => {
+                Err(self.error_here(invalid_timestamp(t)))
+            }
             Tok::Timestamp(t) => {
                 let t = t.clone();
                 self.advance();
@@ -437,6 +442,7 @@ impl<'a> Parser<'a> {
             Tok::Float(x) => Literal::Float(*x),
             Tok::Word("true") => Literal::Bool(true),
             Tok::Word("false") => Literal::Bool(false),
+            Tok::Timestamp(t) if parse_timestamp(t).is_none() => Literal::BadTimestamp(t.clone()),
             Tok::Timestamp(t) => Literal::Timestamp(t.clone()),
             Tok::Hex(h) => Literal::Hex(h.clone()),
             Tok::Binary(b) => Literal::Binary(b.clone()),

@@ -15,7 +15,10 @@ use crate::{IndicatorRow, ObservableRow, Reject};
 /// rows whose keys came from an older version are re-derived on their next
 /// upsert even when the row itself is unchanged.
 /// 2: URLs normalise to a serialisation that parses back to itself.
-pub const DERIVE_VERSION: i64 = 2;
+/// 3: an `OR` branch is an exact match, not partial; `LIKE` on an IPv4 octet
+///    prefix is a network and `LIKE '%.d'` a parent domain; a bad date in a
+///    comparison no longer invalidates the pattern.
+pub const DERIVE_VERSION: i64 = 3;
 
 /// What became of an indicator's pattern or values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
