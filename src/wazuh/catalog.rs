@@ -156,6 +156,9 @@ pub static CATALOG: &[FieldRule] = &[
     r("data.win.eventdata.queryResults", DnsResults),
     // Windows Security logons (4624/4625 …)
     r("data.win.eventdata.ipAddress", Ip),
+    // Windows Filtering Platform connections (5156 allowed, 5157 blocked)
+    r("data.win.eventdata.destAddress", Ip),
+    r("data.win.eventdata.sourceAddress", Ip),
     // The file that `hashes` describes: the created process (EID 1), the loaded
     // image (EID 6/7) or the target file (EID 11, 15, 23–26). `image` is the acting
     // process everywhere else.
@@ -282,6 +285,18 @@ pub static CATALOG: &[FieldRule] = &[
         "data.aws.resource.instanceDetails.networkInterfaces[].publicIp",
         Ip,
     ),
+    // --- Wazuh's VirusTotal integration: the file it was asked about -------------
+    r("data.virustotal.source.sha1", Hash(Kind::Sha1)),
+    r("data.virustotal.source.md5", Hash(Kind::Md5)),
+    r("data.virustotal.sha1", Hash(Kind::Sha1)),
+    // --- Microsoft Graph security alerts (ms-graph module, alerts_v2 evidence) -----
+    r("data.ms-graph.evidence[].ipAddress", Ip),
+    r("data.ms-graph.evidence[].ipInterfaces[]", Ip),
+    r("data.ms-graph.evidence[].url", Url),
+    r("data.ms-graph.evidence[].fileDetails.sha256", Hash(Kind::Sha256)),
+    r("data.ms-graph.evidence[].fileDetails.sha1", Hash(Kind::Sha1)),
+    r("data.ms-graph.evidence[].imageFile.sha256", Hash(Kind::Sha256)),
+    r("data.ms-graph.evidence[].imageFile.sha1", Hash(Kind::Sha1)),
     // --- GCP -----------------------------------------------------------------------
     r("data.gcp.protoPayload.requestMetadata.callerIp", Ip),
     r("data.gcp.jsonPayload.sourceIP", Ip),
@@ -299,6 +314,8 @@ pub static CATALOG: &[FieldRule] = &[
     r("data.win.eventdata.targetFilename", Text),
     // EID 15 Zone.Identifier: `ReferrerUrl=… HostUrl=…`
     r("data.win.eventdata.contents", Text),
+    // EID 13 registry value set: the data written (a Run key's command line, a URL)
+    r("data.win.eventdata.details", Text),
     r("data.eventdata.commandLine", Text),
     r("data.eventdata.parentCommandLine", Text),
     r("data.eventdata.image", Text),
