@@ -71,6 +71,8 @@ fn render(ctx: &AlertContext, hit: &ResolvedHit) -> Value {
         .text_opt("comment", extra_str(r, &["comment"]).map(clip))
         .list("tags", &tags)
         .int("score", r.score)
+        // The value is only part of a compound pattern: rules can grade it down.
+        .flag("partial", r.partial.then_some(true))
         .text_opt("link", r.link.as_deref())
         .text("intel_source", &r.source)
         .object("match", match_object(hit))
@@ -176,6 +178,17 @@ mod tests {
                    "source": {"alert_id": "1715680919.2210140", "rule_id": "61650",
                               "description": "Sysmon - Event 22: DNS Query event"}})
         );
+    }
+
+    #[test]
+    fn a_partial_match_is_flagged() {
+        let alert = alert();
+        let ctx = AlertContext::new(&alert);
+        let mut r = misp_attribute("attr-1", "ip-dst", "198.51.100.23");
+        r.partial = true;
+        let h = hit(IP_FIELD, Kind::Ipv4, "198.51.100.23", HitMethod::Exact, r);
+        let out = super::super::events(Profile::Misp, &ctx, vec![h], &ProfileOptions::default());
+        assert_eq!(out[0]["misp"]["partial"], true);
     }
 
     #[test]

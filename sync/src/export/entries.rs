@@ -15,6 +15,8 @@ pub struct Contribution {
     pub score: Option<i32>,
     /// Reached through a relationship (`related` records).
     pub related: bool,
+    /// The key is only part of its record's pattern (`AND`, `FOLLOWEDBY`).
+    pub partial: bool,
     /// The network the key was expanded from (address, prefix length).
     pub net: Option<(u32, u8)>,
 }
@@ -46,7 +48,8 @@ impl Entries {
         self.arena.extend_from_slice(&c.tag.to_le_bytes());
         self.arena
             .extend_from_slice(&c.score.unwrap_or(NO_SCORE).to_le_bytes());
-        let flags = u8::from(c.related) | (u8::from(c.net.is_some()) << 1);
+        let flags =
+            u8::from(c.related) | (u8::from(c.net.is_some()) << 1) | (u8::from(c.partial) << 2);
         self.arena.push(flags);
         let (addr, len) = c.net.unwrap_or((0, 0));
         self.arena.extend_from_slice(&addr.to_le_bytes());
@@ -112,6 +115,7 @@ fn contribution_at(arena: &[u8], at: u64) -> Contribution {
         tag: u32_at(tail, 0),
         score: (score != NO_SCORE).then_some(score),
         related: flags & 1 != 0,
+        partial: flags & 4 != 0,
         net: (flags & 2 != 0).then(|| (u32_at(tail, 9), tail[13])),
     }
 }
@@ -127,6 +131,7 @@ mod tests {
             tag,
             score,
             related: false,
+            partial: false,
             net: None,
         };
         e.push(b"10.1.:", c(1, Some(5)));
@@ -138,6 +143,7 @@ mod tests {
                 tag: 4,
                 score: None,
                 related: true,
+                partial: true,
                 net: Some((0x0a01_0000, 16)),
             },
         );

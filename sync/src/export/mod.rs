@@ -200,6 +200,7 @@ impl Exporter {
                     .score
                     .map(|s| s.clamp(i64::from(i32::MIN + 1), i64::from(i32::MAX)) as i32),
                 related: record.related.is_some(),
+                partial: record.partial,
                 net: None,
             };
             match key.method {
@@ -438,6 +439,11 @@ fn value(line: &mut Vec<u8>, style: ValueStyle, cs: &[Contribution], tags: &[Str
             }
             if cs.iter().all(|c| c.related) {
                 line.extend_from_slice(b" related");
+            }
+            // Only when no record is satisfied by the key alone: a CDB rule
+            // can then tell a compound pattern's part from a full match.
+            if cs.iter().all(|c| c.partial) {
+                line.extend_from_slice(b" partial");
             }
             // Source names are cleaned but not bounded: cut at a char boundary.
             if line.len() - start > MAX_VALUE {

@@ -413,3 +413,30 @@ fn a_new_output_directory_is_writable_by_the_parents_group() {
         assert_eq!(std::fs::read(out.join(spec.name)).unwrap(), b"");
     }
 }
+
+#[test]
+fn partial_keys_say_so_in_their_value() {
+    // `[ipv4 = a AND domain = b]`: each key is only part of the pattern. A key
+    // that another record names alone is a full match and says nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let mut compound = record("opencti", Some(80));
+    compound.partial = true;
+    let full = record("misp", Some(60));
+    export(
+        ExportOptions::default(),
+        &[
+            (
+                compound.clone(),
+                vec![exact(Kind::Ipv4, "198.51.100.7"), exact(Kind::Domain, "c2.example")],
+            ),
+            (full, vec![exact(Kind::Domain, "c2.example")]),
+        ],
+        dir.path(),
+    );
+    let lists = read_back(dir.path(), Layout::Default);
+    assert_eq!(
+        lists["intelmatch-ip"]["198.51.100.7"],
+        "source=opencti score=80 partial"
+    );
+    assert_eq!(lists["intelmatch-domain"]["c2.example"], "source=misp,opencti score=80");
+}
