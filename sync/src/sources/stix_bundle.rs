@@ -148,8 +148,13 @@ enum Item {
 struct Seen {
     slot: Option<usize>,
     hash: u128,
-    file: String,
+    /// `modified`, for choosing between versions of one id.
+    modified: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
+
+/// The `skipped` entry counting definitions of an id that a later-`modified`
+/// one replaced: versions, not errors, so they stay out of the rejects.
+pub const SUPERSEDED: &str = "superseded version of a repeated id (an older `modified`)";
 
 /// Everything read so far, over all files.
 struct Accumulator {
@@ -249,13 +254,24 @@ impl Accumulator {
             h.write(serde_json::to_string(&obj).unwrap_or_default().as_bytes());
             h.finish()
         };
+        let modified = obj
+            .get("modified")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        // For one id the latest `modified` wins whatever the file order (a
+        // newer revoked version must not lose to an older live copy); on a
+        // tie, or without dates, the one read last.
         let earlier = match self.seen.get(&id) {
             Some(seen) if seen.hash == hash => return,
-            Some(seen) => Some((seen.slot, seen.file.clone())),
+            Some(seen) if matches!((modified, seen.modified), (Some(new), Some(old)) if new < old) => {
+                *self.skipped.entry(SUPERSEDED.to_string()).or_default() += 1;
+                return;
+            }
+            Some(seen) => Some(seen.slot),
             None => None,
         };
         let duplicate = earlier.is_some();
-        let earlier_slot = earlier.as_ref().and_then(|(slot, _)| *slot);
+        let earlier_slot = earlier.flatten();
 
         let new_item = match ty.as_str() {
             "indicator" => indicator(&id, &obj, file).map(Item::Indicator),
@@ -277,14 +293,10 @@ impl Accumulator {
             },
         };
 
-        // Differing copies of identities, markings and other objects that make
-        // no row are not worth a reject: only say so when a row is replaced.
-        if let Some((earlier_slot, earlier_file)) = &earlier {
-            if earlier_slot.is_some() || new_item.is_ok() {
-                let reason =
-                    format!("duplicate id: this definition replaces the one in {earlier_file}");
-                self.reject(item.clone(), reason);
-            }
+        // The replaced version is counted, not rejected (identities, markings
+        // and other objects that make no row are not worth counting).
+        if earlier_slot.is_some() {
+            *self.skipped.entry(SUPERSEDED.to_string()).or_default() += 1;
         }
 
         let slot = match new_item {
@@ -322,7 +334,7 @@ impl Accumulator {
             Seen {
                 slot,
                 hash,
-                file: file.display(),
+                modified,
             },
         );
     }
