@@ -43,6 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Pull every configured source, update the store and publish a new index generation.
     Sync(SyncArgs),
+    /// Rebuild the index from the store, without the network (after an upgrade
+    /// that changed the index format; the package runs it).
+    Compile,
     /// Wazuh integratord entry point (also used when installed as custom-*).
     Integrate(IntegrateArgs),
     /// Print the hits for an alert file (or JSON lines on stdin); sends nothing.

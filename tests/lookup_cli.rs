@@ -275,3 +275,27 @@ fn escape_sequences_from_a_feed_never_reach_the_terminal() {
         }
     }
 }
+
+/// `intelmatch compile` rebuilds the index from the store alone: after an
+/// upgrade that changes the index format, the package runs it, and no CTI
+/// server needs to answer.
+#[test]
+fn compile_rebuilds_the_index_without_any_source() {
+    let env = Env::new();
+    let out = env.run(&["-q", "compile"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run `intelmatch sync` first"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = env.run(&["-q", "sync"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The sources vanish: compile must not read them.
+    std::fs::remove_dir_all(env.dir.path().join("intel")).unwrap();
+    let out = env.run(&["-q", "compile"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("index generation 2:"), "{text}");
+    let v = env.lookup("198.51.100.23");
+    assert_eq!(v["hits"].as_array().unwrap().len(), 1, "{v}");
+}

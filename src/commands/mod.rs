@@ -99,6 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     config.log_warnings();
     match command {
         Command::Sync(args) => sync::run(&config, &args),
+        Command::Compile => sync::compile(&config),
         Command::Match(args) => match_alert::run(&config, &args),
         Command::Lookup(args) => lookup::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),

@@ -92,16 +92,7 @@ pub fn run(config: &Config, args: &SyncArgs) -> Result<ExitCode, Failure> {
         println!("sync {name}: FAILED: {error}");
     }
     if let Some(meta) = &outcome.generation {
-        println!(
-            "index generation {}: {} records, {} exact + {} domain + {} IP keys, {} substrings, {:.1} MiB",
-            meta.generation,
-            meta.records,
-            meta.exact_keys,
-            meta.domain_keys,
-            meta.ip.v4_entries + meta.ip.v6_entries,
-            meta.substrings,
-            meta.total_size() as f64 / (1024.0 * 1024.0)
-        );
+        print_generation(meta);
     }
     if outcome.cancelled {
         return Err(Failure::Runtime(
@@ -116,6 +107,37 @@ pub fn run(config: &Config, args: &SyncArgs) -> Result<ExitCode, Failure> {
         )));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `intelmatch compile`: a new generation from the store as it is, with this
+/// binary's index format and `[matching]` settings; no source is contacted.
+pub fn compile(config: &Config) -> Result<ExitCode, Failure> {
+    if !config.store_path().exists() {
+        return Err(Failure::Runtime(format!(
+            "no store at {}: run `intelmatch sync` first",
+            config.store_path().display()
+        )));
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let outcome = sync_once(config, &[], false, true, &cancel)?;
+    match &outcome.generation {
+        Some(meta) => print_generation(meta),
+        None => return Err(Failure::Runtime("compile stopped on request".into())),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_generation(meta: &matcher::index::GenerationMeta) {
+    println!(
+        "index generation {}: {} records, {} exact + {} domain + {} IP keys, {} substrings, {:.1} MiB",
+        meta.generation,
+        meta.records,
+        meta.exact_keys,
+        meta.domain_keys,
+        meta.ip.v4_entries + meta.ip.v6_entries,
+        meta.substrings,
+        meta.total_size() as f64 / (1024.0 * 1024.0)
+    );
 }
 
 /// The configured sources to sync: all enabled ones, or those named.

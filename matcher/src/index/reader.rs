@@ -174,7 +174,7 @@ impl Index {
             return Err(OpenError::corrupt(
                 &meta_path,
                 format!(
-                    "format {} (this binary reads format {}): rebuild it with `intelmatch sync`",
+                    "format {} (this binary reads format {}): rebuild it from the store with `intelmatch compile`",
                     meta.format,
                     layout::FORMAT
                 ),
