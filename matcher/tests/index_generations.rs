@@ -410,7 +410,7 @@ fn a_generation_of_another_format_is_refused_with_a_clear_error() {
     std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
     let e = Index::open(tmp.path()).unwrap_err().to_string();
     assert!(
-        e.contains("meta.json") && e.contains("format 1") && e.contains("intelmatch sync"),
+        e.contains("meta.json") && e.contains("format 1") && e.contains("intelmatch compile"),
         "{e}"
     );
 }
