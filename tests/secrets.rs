@@ -201,7 +201,7 @@ fn no_command_at_any_verbosity_prints_logs_sends_or_stores_a_secret() {
         .iter()
         .filter(|(what, bytes)| {
             what.ends_with("stderr")
-                && String::from_utf8_lossy(bytes).contains("OpenCTI rejected the token")
+                && String::from_utf8_lossy(bytes).contains("token refused: invalid or expired")
         })
         .count();
     assert_eq!(refused, 3, "the refused token is reported (without itself)");
