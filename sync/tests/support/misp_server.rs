@@ -40,7 +40,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub use faults::{Fault, RandomFaults};
+// Not every test uses every fault helper.
+#[allow(unused_imports)]
+pub use faults::{echo_body, gzip_zeros, Fault, RandomFaults};
 
 pub const KEY: &str = "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7b";
 
@@ -482,6 +484,8 @@ fn route(
             path,
         );
     }
+    // Routes ignore the query string.
+    let path = path.split('?').next().unwrap_or(path);
     match (method, path) {
         ("GET", "/servers/getVersion") => json_reply(
             200,

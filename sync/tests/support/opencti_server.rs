@@ -40,7 +40,9 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use serde_json::{json, Map, Value};
 
-pub use faults::{Fault, RandomFaults};
+// Not every test uses every fault helper.
+#[allow(unused_imports)]
+pub use faults::{echo_body, gzip_zeros, Fault, RandomFaults};
 pub use opencti_http::{HttpServer, Request, Response, Stall};
 
 /// The version the stand-in plays.
