@@ -84,7 +84,7 @@ pub async fn read_capped(resp: &mut reqwest::Response, cap: u64) -> Result<Vec<u
 /// `max_response_bytes = N (x MiB)`, for error lines.
 pub fn cap_text(cap: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if cap >= MIB && cap % MIB == 0 {
+    if cap >= MIB && cap.is_multiple_of(MIB) {
         format!("max_response_bytes = {cap} ({} MiB)", cap / MIB)
     } else {
         format!("max_response_bytes = {cap}")
