@@ -201,7 +201,7 @@ fn no_command_at_any_verbosity_prints_logs_sends_or_stores_a_secret() {
         .iter()
         .filter(|(what, bytes)| {
             what.ends_with("stderr")
-                && String::from_utf8_lossy(bytes).contains("OpenCTI rejected the token")
+                && String::from_utf8_lossy(bytes).contains("token refused: invalid or expired")
         })
         .count();
     assert_eq!(refused, 3, "the refused token is reported (without itself)");
@@ -305,4 +305,41 @@ fn no_command_at_any_verbosity_prints_logs_sends_or_stores_a_secret() {
         found.len(),
         found.join("\n")
     );
+}
+
+#[test]
+fn a_key_echoed_by_a_failing_server_is_in_no_retry_warning() {
+    let mut env = Env::new();
+    let root = env.root().to_path_buf();
+    for (loud, rust_log) in LOUD {
+        // The first answer of each server echoes the request headers in a 502.
+        env._opencti.with(|s| {
+            s.faults
+                .push_back(Some(opencti_server::Fault::EchoAuth(502)))
+        });
+        env._misp
+            .world()
+            .faults
+            .push_back(Some(misp_server::Fault::EchoAuth(502)));
+        let out = env
+            .command(&root, loud, rust_log)
+            .arg("sync")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(stderr.matches("retrying").count(), 2, "{loud:?}: {stderr}");
+        // The echo reached the warning, masked.
+        assert!(stderr.contains("authorization: ***"), "{loud:?}: {stderr}");
+        env.record(&format!("sync with echoes {loud:?}"), out, true);
+    }
+    let found: Vec<String> = env
+        .seen
+        .iter()
+        .flat_map(|(what, bytes)| {
+            leaks(bytes)
+                .into_iter()
+                .map(move |s| format!("{s} in {what}"))
+        })
+        .collect();
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }

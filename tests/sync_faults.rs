@@ -63,7 +63,11 @@ struct Urls {
 
 impl Site {
     fn new() -> Site {
-        let cti = OpenCti::start(Play::V6_9, TOKEN);
+        Site::playing(Play::V6_9)
+    }
+
+    fn playing(play: Play) -> Site {
+        let cti = OpenCti::start(play, TOKEN);
         cti.with(|s| {
             for n in 1..=40 {
                 s.add(ipv4("i", n));
@@ -491,4 +495,35 @@ fn stalls_and_tls_failures_fail_with_one_line_while_the_last_good_intel_serves()
     );
     // And the store still holds the last good intel.
     site.assert_mirror();
+}
+
+#[test]
+fn an_expired_token_fails_in_one_line_while_the_last_good_intel_serves() {
+    let site = Site::playing(Play::V7);
+    let out = site.run(&["-q", "sync"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let good = site.run(&["-q", "lookup", "--json", STABLE_CTI, STABLE_MISP]);
+    assert!(good.status.success());
+    let prober = Prober::start(&site, Some(good.stdout.clone()));
+    // 7.x API tokens expire: the server answers HTTP 401 and AUTH_REQUIRED.
+    site.cti.with(|s| s.token_expired = true);
+    let line = assert_fails_with_one_line(
+        &site,
+        "cti",
+        &[
+            "token refused: invalid or expired",
+            "HTTP 401",
+            "`token` = env:TEST_OPENCTI_TOKEN (masked)",
+        ],
+    );
+    assert!(!line.contains(TOKEN), "{line}");
+    assert!(prober.finish() > 0, "lookups answered from the last index");
+    // The same answer after the failure: the previous generation serves.
+    let after = site.run(&["-q", "lookup", "--json", STABLE_CTI, STABLE_MISP]);
+    assert_eq!(text(&after.stdout), text(&good.stdout));
+    let status = text(&site.run(&["status"]).stdout);
+    assert!(
+        status.contains("token refused: invalid or expired"),
+        "{status}"
+    );
 }

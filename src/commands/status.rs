@@ -60,6 +60,13 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                     None => warnings.push(format!("source {}: no successful sync yet", s.name)),
                     _ => {}
                 }
+                if let Some(warning) = s
+                    .server_version
+                    .as_deref()
+                    .and_then(|v| store::sources::untested_version(&s.source_type, v))
+                {
+                    warnings.push(format!("source {}: {warning}", s.name));
+                }
                 let broken = s.parse_status.get("invalid").copied().unwrap_or(0)
                     + s.parse_status.get("unsupported").copied().unwrap_or(0);
                 if broken > 0 {
@@ -153,6 +160,9 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 .map(|v| format!(", server {v}"))
                 .unwrap_or_default()
         );
+        if let Some(shape) = &s.query_shape {
+            println!("        queries: {shape}");
+        }
         // What the last run had to say: MISP attribute types that are not
         // matchable ("skipped 2 × unsupported type yara"), files skipped, ...
         if let Some(notes) = s

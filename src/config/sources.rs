@@ -172,6 +172,9 @@ fn read_http(t: &mut Table<'_>, warnings: &mut Vec<String>) -> Result<HttpConfig
         retry_delay_ms: t
             .int("retry_delay_ms", 1, 60_000)?
             .unwrap_or(d.retry_delay_ms),
+        max_response_bytes: t
+            .int("max_response_bytes", 1024, 1 << 36)?
+            .unwrap_or(d.max_response_bytes),
     };
     if http.insecure {
         warnings.push(format!(

@@ -218,6 +218,7 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
         connect_timeout_secs: 5,
         retries: 2,
         retry_delay_ms: 250,
+        max_response_bytes: 64 * 1024 * 1024,
     };
     want_opencti.page_size = 500;
     want_opencti.overlap_secs = 600;
@@ -241,6 +242,7 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
         connect_timeout_secs: 20,
         retries: 0,
         retry_delay_ms: HttpConfig::DEFAULT_RETRY_DELAY_MS,
+        max_response_bytes: HttpConfig::DEFAULT_MAX_RESPONSE_BYTES,
     };
     want_misp.page_size = 2000;
     want_misp.overlap_secs = 60;
@@ -349,7 +351,7 @@ fn every_bad_key_or_value_is_named() {
         (format!("{OPENCTI}page_size = 0"), "sources[0] (o): page_size: must be between 1 and 5000, got 0 (line 6)"),
         (format!("{OPENCTI}page_size = 5001"), "sources[0] (o): page_size: must be between 1 and 5000, got 5001"),
         (format!("{OPENCTI}page_size = 99999999999999999999"), "sources[0] (o): page_size: must be between 1 and 5000, got 99999999999999999999"),
-        (format!("{OPENCTI}tokn = \"x\""), "sources[0] (o): unknown key `tokn`; expected one of name, type, url, token, ca_file, insecure, timeout_secs, connect_timeout_secs, retries, retry_delay_ms, page_size, overlap_secs, reconcile_interval_secs, min_score, entity_types, labels_include, labels_exclude, markings_exclude, created_by, enabled (line 6)"),
+        (format!("{OPENCTI}tokn = \"x\""), "sources[0] (o): unknown key `tokn`; expected one of name, type, url, token, ca_file, insecure, timeout_secs, connect_timeout_secs, retries, retry_delay_ms, max_response_bytes, page_size, overlap_secs, reconcile_interval_secs, min_score, entity_types, labels_include, labels_exclude, markings_exclude, created_by, enabled (line 6)"),
         (format!("{OPENCTI}timeout_secs = 0"), "sources[0] (o): timeout_secs: must be between 1 and 86400, got 0"),
         (format!("{OPENCTI}insecure = \"true\""), "sources[0] (o): insecure: expected true or false, got a string"),
         (format!("{OPENCTI}min_score = -1"), "sources[0] (o): min_score: must be between 0 and 100, got -1"),
@@ -406,9 +408,9 @@ fn errors_in_the_briefs_shape() {
         err.to_string(),
         "config /etc/intelmatch/intelmatch.toml: sources[1] (misp): unknown key `kye`; \
          expected one of name, type, url, key, ca_file, insecure, timeout_secs, \
-         connect_timeout_secs, retries, retry_delay_ms, page_size, overlap_secs, to_ids_only, \
-         published_only, types, categories, tags_include, tags_exclude, min_decay_score, \
-         mirror_warninglists, enabled (line 12)"
+         connect_timeout_secs, retries, retry_delay_ms, max_response_bytes, page_size, \
+         overlap_secs, to_ids_only, published_only, types, categories, tags_include, \
+         tags_exclude, min_decay_score, mirror_warninglists, enabled (line 12)"
     );
 
     let err = parse("# x\n[matching]\nwarninglists = \"maybe\"\n").unwrap_err();

@@ -254,6 +254,10 @@ pub struct HttpConfig {
     /// twice as long (with jitter). A server's `Retry-After` wins over it.
     #[serde(default = "default_retry_delay_ms")]
     pub retry_delay_ms: u64,
+    /// A reply is read up to this many bytes, counted after decompression;
+    /// past it the request fails (a gzip bomb, a runaway export).
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
 }
 
 fn default_timeout() -> u64 {
@@ -268,12 +272,17 @@ fn default_retries() -> u32 {
 fn default_retry_delay_ms() -> u64 {
     HttpConfig::DEFAULT_RETRY_DELAY_MS
 }
+fn default_max_response_bytes() -> u64 {
+    HttpConfig::DEFAULT_MAX_RESPONSE_BYTES
+}
 
 impl HttpConfig {
     pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
     pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
     pub const DEFAULT_RETRIES: u32 = 5;
     pub const DEFAULT_RETRY_DELAY_MS: u64 = 500;
+    /// A 5,000-row page is a few MiB of JSON: this leaves a wide margin.
+    pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
     /// [`HttpConfig::retry_delay_ms`] as a duration.
     pub fn retry_delay(&self) -> std::time::Duration {
@@ -290,6 +299,7 @@ impl Default for HttpConfig {
             connect_timeout_secs: HttpConfig::DEFAULT_CONNECT_TIMEOUT_SECS,
             retries: HttpConfig::DEFAULT_RETRIES,
             retry_delay_ms: HttpConfig::DEFAULT_RETRY_DELAY_MS,
+            max_response_bytes: HttpConfig::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use misp_server::{CountMeaning, MispServer, World, KEY};
+use misp_server::{CountMeaning, MispServer, RoleCap, World, KEY};
 use serde_json::{json, Value};
 use store::config::MispConfig;
 use store::sources::misp::MispSource;
@@ -710,4 +710,132 @@ async fn a_rate_limit_waits_what_retry_after_says_and_faults_are_retried() {
     assert!(waits[1].contains("HTTP 503") && waits[1].contains("retrying in 0.0s"));
     assert!(waits[2].contains("reading the reply"), "{logs}");
     assert_eq!(s.server.world().faulted.len(), 4);
+}
+
+/// `n` attributes spread over events of 1,000 (domains, all for IDS).
+fn many(w: &mut World, n: usize) {
+    let mut event = 0;
+    for i in 0..n {
+        if i % 1000 == 0 {
+            event = w.add_event(&format!("Bulk {}", i / 1000), true);
+        }
+        w.add_attr(event, "domain", &format!("d{i}.bulk.example"), true);
+    }
+    w.publish_all();
+}
+
+/// What the store holds for the index, per record: id, keys, labels, score.
+fn content(store: &Store) -> Vec<String> {
+    let mut out = Vec::new();
+    store
+        .for_each_index_entry(&mut |e| {
+            let keys: Vec<String> = e.keys.iter().map(|k| k.key.clone()).collect();
+            out.push(format!(
+                "{} {keys:?} {:?} {:?}",
+                e.record.id, e.record.labels, e.record.score
+            ));
+            Ok(())
+        })
+        .unwrap();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_role_cap_of_1000_loses_nothing_of_25000_attributes() {
+    for refuse_larger in [false, true] {
+        // The same instance without a cap: what the store must hold.
+        let mut plain = setup();
+        plain.cfg.page_size = MispConfig::DEFAULT_PAGE_SIZE;
+        many(&mut plain.server.world(), 25_000);
+        plain.sync().await;
+        assert_eq!(plain.live().len(), 25_000);
+
+        let mut s = setup();
+        s.cfg.page_size = MispConfig::DEFAULT_PAGE_SIZE;
+        {
+            let mut w = s.server.world();
+            w.role_cap = Some(RoleCap {
+                cap: 1000,
+                refuse_larger,
+            });
+            many(&mut w, 25_000);
+        }
+        let report = s.sync().await;
+        assert_eq!(s.live().len(), 25_000, "refuse_larger {refuse_larger}");
+        s.assert_mirror();
+        assert_eq!(content(&s.store), content(&plain.store));
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("caps restSearch at 1000 rows per request (page_size 5000)")),
+            "{:?}",
+            report.notes
+        );
+        let limits: Vec<u64> = s
+            .server
+            .world()
+            .searches_sent()
+            .iter()
+            .map(|b| b["limit"].as_u64().unwrap())
+            .collect();
+        // The first page asks for 5000 (served 1000, or refused); then 1000.
+        assert_eq!(limits[0], 5000);
+        let after = if refuse_larger { 2 } else { 1 };
+        assert!(limits[after..].iter().all(|l| *l == 1000), "{limits:?}");
+        // 25 pages of 1000, one empty page (the last is full), and the
+        // refusal when there is one.
+        assert_eq!(limits.len(), 26 + usize::from(refuse_larger), "{limits:?}");
+        let shape = s.store.source_status(SOURCE).unwrap().unwrap().query_shape;
+        assert_eq!(
+            shape.as_deref(),
+            Some(
+                "restSearch by event, pages of 1000 (the server's cap; page_size 5000), \
+                 X-Result-Count per page"
+            )
+        );
+
+        // Incremental: edits, a new event, deletes; on both instances.
+        for w in [&mut s.server.world(), &mut plain.server.world()] {
+            w.edit("aaaaaaaa-0000-4000-8000-000000000010", |a| {
+                a.value = "edited.bulk.example".into()
+            });
+            w.soft_delete("aaaaaaaa-0000-4000-8000-000000012000");
+            w.hard_delete_attr("aaaaaaaa-0000-4000-8000-000000024999");
+            let e = w.add_event("Late", true);
+            for i in 0..1500 {
+                w.add_attr(e, "domain", &format!("late{i}.bulk.example"), true);
+            }
+            w.publish_all();
+        }
+        s.server.world().log.clear();
+        s.sync().await;
+        s.assert_mirror();
+        plain.sync().await;
+        assert_eq!(content(&s.store), content(&plain.store));
+        // Only the four changed events were fetched (about 4,500 rows).
+        let searches = s.server.world().searches_sent().len();
+        assert!(searches <= 7, "{searches} searches");
+    }
+}
+
+#[tokio::test]
+async fn a_role_cap_is_survived_by_attribute_timestamp_too() {
+    let mut s = setup();
+    s.cfg.page_size = 1000;
+    {
+        let mut w = s.server.world();
+        w.refuse_events_index = Some(403);
+        w.role_cap = Some(RoleCap {
+            cap: 100,
+            refuse_larger: false,
+        });
+        many(&mut w, 2_500);
+    }
+    s.sync().await;
+    assert_eq!(s.live().len(), 2_500);
+    s.assert_mirror();
+    s.sync_with(true).await.unwrap();
+    s.assert_mirror();
 }

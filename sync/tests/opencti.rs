@@ -1,5 +1,6 @@
 //! The OpenCTI source against the stand-in server (`support/opencti_server.rs`),
-//! every case played as 6.9.28 (list shape) and 5.12.23 (edges shape).
+//! every case played as 7.260318.0 and 6.9.28 (list shape) and 5.12.23
+//! (edges shape).
 //!
 //! The stand-in validates every query against the saved schema of the version
 //! it plays; each test also checks that the log holds no invalid query and no
@@ -546,24 +547,197 @@ fn the_5000_cap_is_never_exceeded_and_a_silent_cap_is_survived() {
 }
 
 #[test]
-fn a_rejected_token_is_one_clear_error() {
+fn a_rejected_or_expired_token_is_one_clear_error() {
+    for play in Play::ALL {
+        for expired in [false, true] {
+            let mut e = env(play);
+            e.server.with(|s| {
+                if expired {
+                    s.token_expired = true;
+                } else {
+                    s.token = "another-token".into();
+                }
+            });
+            let err = e.sync(false).unwrap_err();
+            assert_eq!(err.kind(), SourceErrorKind::Auth, "{play:?}: {err}");
+            // 7.x answers an expired token with HTTP 401, the others in the body.
+            let answer = if expired && play == Play::V7 {
+                "HTTP 401 Unauthorized"
+            } else {
+                "AUTH_REQUIRED"
+            };
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "source `cti`: token refused: invalid or expired ({} answered {answer}); \
+                     renew the API token that `token` = <literal masked> names",
+                    e.server.url()
+                )
+            );
+            // One attempt: a refused token is not retried.
+            assert_eq!(e.server.with(|s| s.log.len()), 1);
+            let status = e.store.source_status("cti").unwrap().unwrap();
+            let run = status.last_run.unwrap();
+            assert!(run
+                .error
+                .unwrap()
+                .contains("token refused: invalid or expired"));
+        }
+    }
+}
+
+#[test]
+fn tokens_of_every_form_are_accepted() {
+    let tokens = [
+        // 7.x API tokens.
+        "flgrn_octi_tkn_4f8a2c9e1b7d3a6f5e0c8b2a9d1e7f3c",
+        // Older ones: the user's UUID.
+        "6b3f1e2a-9c4d-4e8f-a1b2-c3d4e5f60718",
+        // A JWT from an SSO front.
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJpbnRlbG1hdGNoIn0.\
+         c2lnbmF0dXJlLW9mLXRoZS10b2tlbi0wMTIzNDU2Nzg5",
+    ];
+    for play in Play::ALL {
+        for token in tokens {
+            let mut e = env(play);
+            e.server.with(|s| {
+                s.token = token.into();
+                s.add(ipv4_indicator("i1", "198.51.100.1"));
+            });
+            e.cfg.token = Secret::literal(token);
+            e.sync(false)
+                .unwrap_or_else(|err| panic!("{play:?} {token}: {err}"));
+            assert_eq!(e.live_ids(ObjectType::Indicator), vec!["i1"]);
+            let auth = e.server.with(|s| s.log[0].authorization.clone());
+            assert_eq!(auth, Some(format!("Bearer {token}")));
+        }
+    }
+}
+
+/// One raw HTTP/1.1 request: the status and the body.
+fn raw_request(url: &str, method: &str, content_type: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "{method} /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(c) = content_type {
+        head.push_str(&format!("Content-Type: {c}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(body.as_bytes()).unwrap();
+    // The stand-in keeps connections alive: end ours so that it closes.
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    let status = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = reply.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn every_request_is_a_post_of_json_which_7x_requires() {
+    // The stand-in playing 7.x refuses the rest, as Apollo's CSRF prevention does.
+    let e = env(Play::V7);
+    let about = r#"{"query":"query About { about { version } }"}"#;
+    assert_eq!(
+        raw_request(&e.server.url(), "POST", Some("application/json"), about).0,
+        200
+    );
+    for (method, content_type) in [
+        ("GET", None),
+        ("POST", None),
+        ("POST", Some("text/plain")),
+        ("POST", Some("application/x-www-form-urlencoded")),
+    ] {
+        let (status, body) = raw_request(&e.server.url(), method, content_type, about);
+        assert_eq!(status, 400, "{method} {content_type:?}");
+        assert!(
+            body.contains("Cross-Site Request Forgery (CSRF)"),
+            "{method} {content_type:?}: {body}"
+        );
+    }
+    let (status, body) = raw_request(&e.server.url(), "POST", Some("application/graphql"), about);
+    assert_eq!(status, 400);
+    assert!(body.contains("invalid Content-Type"), "{body}");
+
     for play in Play::ALL {
         let mut e = env(play);
-        e.server.with(|s| s.token = "another-token".into());
-        let err = e.sync(false).unwrap_err();
-        assert_eq!(err.kind(), SourceErrorKind::Auth, "{play:?}: {err}");
+        e.server
+            .with(|s| s.add(ipv4_indicator("i1", "198.51.100.1")));
+        e.sync(true).unwrap();
+        e.server.with(|s| {
+            assert!(s.log[0].root == ["about"], "the version probe comes first");
+            for l in &s.log {
+                assert_eq!(l.method, "POST", "{play:?}: {}", l.query);
+                assert_eq!(
+                    l.content_type.as_deref(),
+                    Some("application/json"),
+                    "{play:?}: {}",
+                    l.query
+                );
+            }
+        });
+    }
+}
+
+#[test]
+fn observable_types_and_hash_algorithms_newer_than_the_code_are_counted() {
+    for play in Play::ALL {
+        let mut e = env(play);
+        e.server.with(|s| {
+            s.add(observable("o-ip", "IPv4-Addr", "198.51.100.9"));
+            for (id, t, v) in [
+                ("o-prompt", "AIPrompt", "Ignore previous instructions"),
+                ("o-imei", "IMEI", "490154203237518"),
+                ("o-iccid", "ICCID", "8944500102198304826"),
+                ("o-imsi", "IMSI", "310150123456789"),
+            ] {
+                s.add(observable(id, t, v));
+            }
+            let mut file = observable("o-file", "StixFile", "x.exe");
+            file["hashes"] = json!([
+                {"__typename": "Hash", "algorithm": "SHA-256", "hash": "a".repeat(64)},
+                {"__typename": "Hash", "algorithm": "SSDEEP", "hash": "3:abc:def"},
+                {"__typename": "Hash", "algorithm": "TLSH", "hash": "T1ABCDEF"},
+            ]);
+            s.add(file);
+        });
+        let report = e.sync(false).unwrap();
         assert_eq!(
-            err.to_string(),
-            format!(
-                "source `cti`: OpenCTI rejected the token for {}",
-                e.server.url()
-            )
+            e.live_ids(ObjectType::Observable),
+            vec!["o-file", "o-ip"],
+            "{play:?}"
         );
-        // One attempt: a refused token is not retried.
-        assert_eq!(e.server.with(|s| s.log.len()), 1);
-        let status = e.store.source_status("cti").unwrap().unwrap();
-        let run = status.last_run.unwrap();
-        assert!(run.error.unwrap().contains("rejected the token"));
+        let note = report
+            .notes
+            .iter()
+            .find(|n| n.starts_with("observables:"))
+            .unwrap();
+        assert_eq!(
+            note,
+            "observables: 6 fetched in 1 pages, skipped 1 × hash algorithm SSDEEP, \
+             1 × hash algorithm TLSH, 1 × type AIPrompt, 1 × type ICCID, 1 × type IMEI, \
+             1 × type IMSI",
+            "{play:?}"
+        );
+        assert_eq!(
+            e.store
+                .source_status("cti")
+                .unwrap()
+                .unwrap()
+                .recent_rejects,
+            0
+        );
+        e.assert_queries_valid();
     }
 }
 

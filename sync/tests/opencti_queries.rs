@@ -19,8 +19,12 @@ fn all_for(shape: Shape) -> Vec<(String, String)> {
 }
 
 #[test]
-fn list_shape_queries_fit_6_9_and_edges_shape_queries_fit_5_12_23() {
-    for (play, shape) in [(Play::V6_9, Shape::Lists), (Play::V5_12_23, Shape::Edges)] {
+fn list_shape_queries_fit_7_and_6_9_and_edges_shape_queries_fit_5_12_23() {
+    for (play, shape) in [
+        (Play::V7, Shape::Lists),
+        (Play::V6_9, Shape::Lists),
+        (Play::V5_12_23, Shape::Edges),
+    ] {
         for (what, q) in all_for(shape) {
             if let Err(e) = validate(play, &q) {
                 panic!("{what} ({shape:?}) invalid on {}: {e}\n{q}", play.version());
@@ -31,7 +35,11 @@ fn list_shape_queries_fit_6_9_and_edges_shape_queries_fit_5_12_23() {
 
 #[test]
 fn each_shape_fails_on_the_other_range() {
-    for (play, shape) in [(Play::V5_12_23, Shape::Lists), (Play::V6_9, Shape::Edges)] {
+    for (play, shape) in [
+        (Play::V5_12_23, Shape::Lists),
+        (Play::V6_9, Shape::Edges),
+        (Play::V7, Shape::Edges),
+    ] {
         for e in [Entity::Indicators, Entity::Observables] {
             let err = validate(play, &page_query(e, shape))
                 .expect_err("a shape must not fit the other version range");

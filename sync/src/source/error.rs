@@ -36,6 +36,40 @@ pub struct SourceError {
 /// Long server replies are cut: the line must stay readable.
 const MESSAGE_CHARS: usize = 1000;
 
+/// The shortest piece of a secret that [`SourceError::redact`] masks.
+pub const SECRET_RUN: usize = 12;
+
+/// `text` with every run of `SECRET_RUN` or more bytes of `secret` masked.
+fn redact_text(text: &str, secret: &str) -> String {
+    let (t, s) = (text.as_bytes(), secret.as_bytes());
+    if s.is_empty() {
+        return text.to_string();
+    }
+    let run = SECRET_RUN.min(s.len());
+    let mut out = Vec::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        let longest = (0..s.len())
+            .map(|j| {
+                t[i..]
+                    .iter()
+                    .zip(&s[j..])
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        if longest >= run {
+            out.extend_from_slice(b"***");
+            i += longest;
+        } else {
+            out.push(t[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl SourceError {
     pub fn new(
         source: &str,
@@ -77,12 +111,11 @@ impl SourceError {
         SourceError::new(source, SourceErrorKind::Cancelled, "stopped on request")
     }
 
-    /// Replaces every occurrence of the secret's value by `***`.
+    /// Replaces every run of [`SECRET_RUN`] or more characters of the
+    /// secret (the whole secret when it is shorter) by `***`: a reply cut in
+    /// the middle of an echoed key leaks no part of it either.
     pub fn redact(mut self, secret: &crate::SecretValue) -> SourceError {
-        let value = secret.expose();
-        if !value.is_empty() && self.message.contains(value) {
-            self.message = self.message.replace(value, "***");
-        }
+        self.message = redact_text(&self.message, secret.expose());
         self
     }
 
@@ -177,5 +210,18 @@ mod tests {
             .redact(&token);
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
         assert!(e.to_string().contains("key=***"));
+    }
+
+    #[test]
+    fn redact_masks_pieces_of_the_secret_too() {
+        let key = crate::Secret::literal("aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7b")
+            .resolve()
+            .unwrap();
+        // An echo cut in the middle, and one starting inside the key.
+        let e = SourceError::server("misp", "HTTP 500: got Authorization: aB3dE5fG7hI9jK1lM3…")
+            .redact(&key);
+        assert_eq!(e.message(), "HTTP 500: got Authorization: ***…");
+        let e = SourceError::server("misp", "…9tU1vW3xY5zA7b\" and 5fG7hI9jK1l").redact(&key);
+        assert_eq!(e.message(), "…***\" and 5fG7hI9jK1l");
     }
 }

@@ -56,6 +56,31 @@ pub fn build(cfg: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
     }
 }
 
+/// Why `status` should warn about a server's version: it is newer than any
+/// the tests play (OpenCTI 7.260318.0, the MISP 2.5 series), so its changes
+/// are unchecked. `None` for a tested or older version, or another source type.
+pub fn untested_version(source_type: &str, version: &str) -> Option<String> {
+    match source_type {
+        "opencti" => {
+            let newest = opencti::NEWEST_TESTED;
+            (opencti::Version::parse(version)? > newest).then(|| {
+                format!("OpenCTI {version} is newer than the newest version tested ({newest})")
+            })
+        }
+        "misp" => {
+            let (major, minor, _) = misp::paging::parse_version(version)?;
+            let (tested_major, tested_minor) = misp::NEWEST_TESTED_SERIES;
+            ((major, minor) > (tested_major, tested_minor)).then(|| {
+                format!(
+                    "MISP {version} is newer than the newest series tested \
+                     ({tested_major}.{tested_minor}.x)"
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// What a file source read.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
@@ -214,5 +239,19 @@ mod tests {
     fn shown_values_are_bounded_and_single_line() {
         assert_eq!(shown("a\nb"), "a b");
         assert_eq!(shown(&"x".repeat(500)).chars().count(), 121);
+    }
+
+    #[test]
+    fn only_versions_past_the_tested_ones_are_warned_about() {
+        assert_eq!(super::untested_version("opencti", "6.9.28"), None);
+        assert_eq!(super::untested_version("opencti", "7.260318.0"), None);
+        assert_eq!(
+            super::untested_version("opencti", "7.260722.0").as_deref(),
+            Some("OpenCTI 7.260722.0 is newer than the newest version tested (7.260318.0)")
+        );
+        assert_eq!(super::untested_version("misp", "2.5.47"), None);
+        assert!(super::untested_version("misp", "2.6.0").is_some());
+        assert_eq!(super::untested_version("misp", "garbage"), None);
+        assert_eq!(super::untested_version("stix", "9.9.9"), None);
     }
 }

@@ -40,6 +40,9 @@ pub const REJECTS_KEPT: usize = 1000;
 pub mod state_keys {
     /// The server's version string (OpenCTI, MISP).
     pub const SERVER_VERSION: &str = "server_version";
+    /// How the last sync asked the server (OpenCTI's query shape, MISP's
+    /// paging), in words for `status`.
+    pub const QUERY_SHAPE: &str = "query_shape";
     /// Keys starting with this are watermarks (`watermark`, `watermark.indicators`, ...).
     pub const WATERMARK_PREFIX: &str = "watermark";
     /// RFC 3339 time of the last deletion reconciliation.

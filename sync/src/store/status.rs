@@ -40,6 +40,8 @@ pub struct SourceStatus {
     /// Rejects kept for this source (the newest, at most `REJECTS_KEPT`).
     pub recent_rejects: u64,
     pub server_version: Option<String>,
+    /// How the last sync asked the server (`state_keys::QUERY_SHAPE`).
+    pub query_shape: Option<String>,
     /// State keys starting with `watermark`.
     pub watermarks: BTreeMap<String, String>,
     pub last_reconcile: Option<String>,
@@ -178,6 +180,7 @@ fn source_status(
         )?,
         recent_rejects: count("SELECT count(*) FROM rejects WHERE source_id = ?1")?,
         server_version: state.get(state_keys::SERVER_VERSION).cloned(),
+        query_shape: state.get(state_keys::QUERY_SHAPE).cloned(),
         watermarks: state
             .iter()
             .filter(|(k, _)| k.starts_with(state_keys::WATERMARK_PREFIX))

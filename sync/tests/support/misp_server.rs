@@ -14,7 +14,15 @@
 //! pages, rows dropped from a page as the admin allowedlist does, a refused
 //! event index), and per request from `support/faults.rs` (queued or drawn
 //! at random: 5xx, 429 with `Retry-After`, cut bodies, stalls), with an
-//! optional delay before every answer.
+//! optional delay before every answer, and redirects (a path answered with
+//! a 3xx to a `Location`).
+//!
+//! A role's result limit (`result_limit_count`, MISP 2.5.x) can be played:
+//! every restSearch is served at most `cap` rows whatever its `limit` (a
+//! missing `limit` becomes the cap), with `X-Result-Count` counted at the
+//! served size and the offset taken from it; in the refusing variant a
+//! `limit` above the cap gets HTTP 400 and a MISP JSON error naming the cap
+//! (the wording is the stand-in's: the reference gives none).
 //!
 //! Test data uses documentation ranges (192.0.2.0/24, 198.51.100.0/24,
 //! 203.0.113.0/24) and `.example` names: they sit on warninglists, which do
@@ -32,9 +40,19 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub use faults::{Fault, RandomFaults};
+// Not every test uses every fault helper.
+#[allow(unused_imports)]
+pub use faults::{echo_body, gzip_zeros, Fault, RandomFaults};
 
 pub const KEY: &str = "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5zA7b";
+
+/// A role's `result_limit_count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleCap {
+    pub cap: usize,
+    /// Refuse a larger `limit` instead of serving the cap.
+    pub refuse_larger: bool,
+}
 
 /// What `X-Result-Count` means (changed in 2.4.166).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +118,10 @@ pub struct World {
     pub faulted: Vec<(String, Fault)>,
     /// Every answer waits this long.
     pub delay: Duration,
+    /// The role's result limit, if any.
+    pub role_cap: Option<RoleCap>,
+    /// (path, status, Location): that path answers with this redirect.
+    pub redirects: Vec<(String, u16, String)>,
 }
 
 impl World {
@@ -124,6 +146,8 @@ impl World {
             random_faults: None,
             faulted: Vec::new(),
             delay: Duration::ZERO,
+            role_cap: None,
+            redirects: Vec::new(),
         }
     }
 
@@ -287,14 +311,14 @@ impl MispServer {
 
 struct Response {
     status: u16,
-    body: String,
+    body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
 fn json_reply(status: u16, v: Value) -> Response {
     Response {
         status,
-        body: v.to_string(),
+        body: v.to_string().into_bytes(),
         headers: Vec::new(),
     }
 }
@@ -314,6 +338,7 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
     let mut headers = BTreeMap::new();
+    let mut received = Vec::new();
     loop {
         let mut h = String::new();
         reader.read_line(&mut h)?;
@@ -323,6 +348,7 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
         }
         if let Some((k, v)) = h.split_once(':') {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            received.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
     let len: usize = headers
@@ -345,8 +371,18 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
         let resp = match &fault {
             Some(Fault::Status(code)) => Response {
                 status: *code,
-                body: format!("<html><body><h1>{code}</h1></body></html>"),
+                body: format!("<html><body><h1>{code}</h1></body></html>").into_bytes(),
                 headers: Vec::new(),
+            },
+            Some(Fault::EchoAuth(code)) => Response {
+                status: *code,
+                body: faults::echo_body(*code, &received).into_bytes(),
+                headers: Vec::new(),
+            },
+            Some(Fault::GzipBomb(size)) => Response {
+                status: 200,
+                body: faults::gzip_zeros(*size),
+                headers: vec![("Content-Encoding".into(), "gzip".into())],
             },
             Some(Fault::RateLimited(secs)) => {
                 let mut r = error(429, "Too many requests", &path);
@@ -364,6 +400,11 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
     }
     let reason = match resp.status {
         200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         429 => "Too Many Requests",
@@ -384,7 +425,7 @@ fn serve(stream: TcpStream, world: &Mutex<World>) -> std::io::Result<()> {
     out.push_str("\r\n");
     let mut stream = stream;
     stream.write_all(out.as_bytes())?;
-    let body = resp.body.as_bytes();
+    let body = resp.body.as_slice();
     match fault {
         Some(Fault::Truncated) => {
             stream.write_all(&body[..body.len() / 2])?;
@@ -419,8 +460,15 @@ fn route(
     if headers.get("accept").map(String::as_str) != Some("application/json") {
         return Response {
             status: 302,
-            body: "<html>login</html>".into(),
+            body: b"<html>login</html>".to_vec(),
             headers: vec![("Location".into(), "/users/login".into())],
+        };
+    }
+    if let Some((_, status, to)) = w.redirects.iter().find(|(p, _, _)| p == path) {
+        return Response {
+            status: *status,
+            body: b"<html>moved</html>".to_vec(),
+            headers: vec![("Location".into(), to.clone())],
         };
     }
     // Without it MISP does not read the JSON body as filters: a restSearch
@@ -436,6 +484,8 @@ fn route(
             path,
         );
     }
+    // Routes ignore the query string.
+    let path = path.split('?').next().unwrap_or(path);
     match (method, path) {
         ("GET", "/servers/getVersion") => json_reply(
             200,
@@ -582,7 +632,23 @@ fn rest_search(w: &World, q: &Value) -> Response {
         rows.sort_by_key(|(_, a)| std::cmp::Reverse(a.id));
     }
     let total = rows.len();
-    let limit = q["limit"].as_u64().map(|l| l as usize);
+    let mut limit = q["limit"].as_u64().map(|l| l as usize);
+    if let Some(RoleCap { cap, refuse_larger }) = w.role_cap {
+        match limit {
+            Some(l) if l > cap && refuse_larger => {
+                return error(
+                    400,
+                    &format!(
+                        "The requested limit ({l}) exceeds the maximum number of results your \
+                         role may request ({cap})."
+                    ),
+                    "/attributes/restSearch",
+                )
+            }
+            Some(l) => limit = Some(l.min(cap)),
+            None => limit = Some(cap),
+        }
+    }
     let page = q["page"].as_u64().unwrap_or(1).max(1) as usize;
     let (mut slice, read) = match limit {
         Some(l) => {
@@ -604,7 +670,9 @@ fn rest_search(w: &World, q: &Value) -> Response {
     let attrs: Vec<Value> = slice.iter().map(|(e, a)| attribute_json(e, a)).collect();
     Response {
         status: 200,
-        body: json!({"response": {"Attribute": attrs}}).to_string(),
+        body: json!({"response": {"Attribute": attrs}})
+            .to_string()
+            .into_bytes(),
         headers: vec![("X-Result-Count".into(), count.to_string())],
     }
 }

@@ -1,4 +1,5 @@
-//! A stand-in OpenCTI GraphQL server on 127.0.0.1, playing 6.9.28 or 5.12.23.
+//! A stand-in OpenCTI GraphQL server on 127.0.0.1, playing 7.260318.0, 6.9.28
+//! or 5.12.23.
 //!
 //! Every query it receives is validated with apollo-compiler against the saved
 //! real schema of the version it plays (`/work/shared/opencti/`, or
@@ -13,7 +14,13 @@
 //! semantics (stateless, valid across restarts), `first` clamped to
 //! `max_page` silently with `hasNextPage = (edges == first)`.
 //! An unknown or missing token makes every field fail with `AUTH_REQUIRED`,
-//! in the error layout of the played version.
+//! in the error layout of the played version; an expired one (7.x tokens
+//! expire) gets `AUTH_REQUIRED` with HTTP 401.
+//!
+//! Playing 7.x it refuses, as Apollo's CSRF prevention does (7.260722.0 and
+//! later), any request that is not a POST with `Content-Type:
+//! application/json`: HTTP 400 and Apollo's message. Every request's method
+//! and content type are logged, whatever the version played.
 #![allow(dead_code)]
 
 #[path = "faults.rs"]
@@ -33,21 +40,25 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use serde_json::{json, Map, Value};
 
-pub use faults::{Fault, RandomFaults};
+// Not every test uses every fault helper.
+#[allow(unused_imports)]
+pub use faults::{echo_body, gzip_zeros, Fault, RandomFaults};
 pub use opencti_http::{HttpServer, Request, Response, Stall};
 
 /// The version the stand-in plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Play {
+    V7,
     V6_9,
     V5_12_23,
 }
 
 impl Play {
-    pub const ALL: [Play; 2] = [Play::V6_9, Play::V5_12_23];
+    pub const ALL: [Play; 3] = [Play::V7, Play::V6_9, Play::V5_12_23];
 
     pub fn version(self) -> &'static str {
         match self {
+            Play::V7 => "7.260318.0",
             Play::V6_9 => "6.9.28",
             Play::V5_12_23 => "5.12.23",
         }
@@ -55,15 +66,18 @@ impl Play {
 
     pub fn schema_file(self) -> &'static str {
         match self {
+            Play::V7 => "relay.schema-7.260318.0.graphql",
             Play::V6_9 => "relay.schema.graphql",
             Play::V5_12_23 => "relay.schema-5.12.23.graphql",
         }
     }
 
     pub fn schema(self) -> Arc<Valid<Schema>> {
+        static V7: OnceLock<Arc<Valid<Schema>>> = OnceLock::new();
         static V69: OnceLock<Arc<Valid<Schema>>> = OnceLock::new();
         static V512: OnceLock<Arc<Valid<Schema>>> = OnceLock::new();
         let cell = match self {
+            Play::V7 => &V7,
             Play::V6_9 => &V69,
             Play::V5_12_23 => &V512,
         };
@@ -95,6 +109,8 @@ pub fn validate(play: Play, query: &str) -> Result<(), String> {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Logged {
+    pub method: String,
+    pub content_type: Option<String>,
     pub root: Vec<String>,
     pub query: String,
     pub variables: Value,
@@ -165,6 +181,11 @@ impl Collection {
 
 pub struct State {
     pub token: String,
+    /// The token is known but has expired (7.x API tokens expire).
+    pub token_expired: bool,
+    /// Refuse what is not a POST with `Content-Type: application/json`, as
+    /// Apollo's CSRF prevention does (on when playing 7.x).
+    pub csrf_prevention: bool,
     /// Claim this version in `about` instead of the played one.
     pub claimed_version: Option<String>,
     /// `elasticsearch:max_pagination_result`.
@@ -396,6 +417,8 @@ impl OpenCti {
         let schema = play.schema();
         let state = Arc::new(Mutex::new(State {
             token: token.to_string(),
+            token_expired: false,
+            csrf_prevention: play == Play::V7,
             claimed_version: None,
             max_page: 5000,
             faults: VecDeque::new(),
@@ -431,9 +454,71 @@ impl OpenCti {
     }
 }
 
+/// Apollo Server 4's answer to a request its CSRF prevention blocks.
+pub const CSRF_MESSAGE: &str = "This operation has been blocked as a potential Cross-Site Request \
+    Forgery (CSRF). Please either specify a 'content-type' header (with a type that is not one \
+    of application/x-www-form-urlencoded, multipart/form-data, text/plain) or provide a \
+    non-empty value for one of the following headers: x-apollo-operation-name, \
+    apollo-require-preflight\n";
+
+/// Apollo's refusal of a request that is not a POST of JSON, or `None`.
+fn refused_as_csrf(req: &Request) -> Option<Response> {
+    let essence = req.header("content-type").map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    if req.method == "POST" && essence.as_deref() == Some("application/json") {
+        return None;
+    }
+    let simple = essence.as_deref().is_none_or(|e| {
+        matches!(
+            e,
+            "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+        )
+    });
+    let preflighted = ["x-apollo-operation-name", "apollo-require-preflight"]
+        .iter()
+        .any(|h| req.header(h).is_some_and(|v| !v.is_empty()));
+    let message = if simple && !preflighted {
+        CSRF_MESSAGE
+    } else if req.method == "POST" {
+        "POST body missing, invalid Content-Type, or JSON object has no keys."
+    } else {
+        "GraphQL over GET is not accepted: send a POST with Content-Type: application/json"
+    };
+    Some(Response::json(
+        400,
+        json!({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+            .to_string(),
+    ))
+}
+
 fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) -> Response {
-    if req.method != "POST" || req.path != "/graphql" {
+    if req.path != "/graphql" {
         return Response::json(404, r#"{"message":"Not found"}"#.into());
+    }
+    let refused = if state.csrf_prevention {
+        refused_as_csrf(req)
+    } else if req.method != "POST" {
+        Some(Response::json(404, r#"{"message":"Not found"}"#.into()))
+    } else {
+        None
+    };
+    if let Some(refused) = refused {
+        state.log.push(Logged {
+            method: req.method.clone(),
+            content_type: req.header("content-type").map(str::to_string),
+            root: Vec::new(),
+            query: String::new(),
+            variables: Value::Null,
+            authorization: req.header("authorization").map(str::to_string),
+            valid: false,
+            fault: Some("refused".into()),
+        });
+        return refused;
     }
     let fault = match state.faults.pop_front() {
         Some(queued) => queued,
@@ -443,6 +528,8 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     let query = body["query"].as_str().unwrap_or("").to_string();
     let variables = body.get("variables").cloned().unwrap_or(json!({}));
     let mut logged = Logged {
+        method: req.method.clone(),
+        content_type: req.header("content-type").map(str::to_string),
         root: Vec::new(),
         query: query.clone(),
         variables: variables.clone(),
@@ -464,6 +551,17 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
                 r#"{"message":"Too many requests, please try again later."}"#.into(),
             );
             r.headers.push(("retry-after".into(), secs.to_string()));
+            return r;
+        }
+        Some(Fault::EchoAuth(code)) => {
+            state.log.push(logged);
+            return Response::json(*code, faults::echo_body(*code, &req.headers));
+        }
+        Some(Fault::GzipBomb(size)) => {
+            state.log.push(logged);
+            let mut r = Response::json(200, String::new());
+            r.body = faults::gzip_zeros(*size);
+            r.headers.push(("content-encoding".into(), "gzip".into()));
             return r;
         }
         _ => {}
@@ -489,6 +587,18 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
     };
     logged.valid = true;
     let authed = req.header("authorization") == Some(&format!("Bearer {}", state.token));
+    if authed && state.token_expired {
+        state.log.push(logged);
+        let err = error(
+            play,
+            "AUTH_REQUIRED",
+            "You must be logged in to do this.",
+            "about",
+            401,
+        );
+        let status = if play == Play::V7 { 401 } else { 200 };
+        return Response::json(status, json!({"errors": [err], "data": null}).to_string());
+    }
     let op = doc
         .operations
         .iter()
@@ -558,6 +668,9 @@ fn handle(play: Play, schema: &Valid<Schema>, state: &mut State, req: &Request) 
 fn error(play: Play, code: &str, message: &str, path: &str, http_status: u16) -> Value {
     let data = json!({"http_status": http_status, "genre": "TECHNICAL"});
     match play {
+        // Apollo 4 as is: the code only in `extensions`.
+        Play::V7 => json!({"message": message, "path": [path],
+            "extensions": {"code": code, "data": data}}),
         Play::V6_9 => json!({"message": message, "path": [path],
             "extensions": {"code": code, "data": data}, "name": code}),
         Play::V5_12_23 => json!({"name": code, "message": message, "data": data,

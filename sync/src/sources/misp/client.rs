@@ -3,18 +3,23 @@
 //! timeouts, retries with backoff, and MISP's JSON errors turned into one line.
 //!
 //! Every error is built from what is safe to show (method, URL, status,
-//! MISP's `name`/`message`) and then redacted, so the key never leaves here.
+//! MISP's `name`/`message`) and redacted before anything logs it, so the key
+//! never leaves here, not even in a retry warning about a reply that echoes it.
+//! Redirects and reply sizes follow [`crate::http`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::config::{HttpConfig, MispConfig};
+use crate::http::{cap_text, read_capped, BodyError};
 use crate::source::{SourceError, SourceErrorKind};
 use crate::SecretValue;
 
@@ -34,8 +39,11 @@ pub struct Reply {
 pub struct Client {
     source: String,
     base: String,
-    http: reqwest::Client,
+    /// GETs may follow a redirect on the same host; POSTs follow none.
+    get: reqwest::Client,
+    post: reqwest::Client,
     key: SecretValue,
+    max_response_bytes: u64,
     retries: u32,
     min_delay: Duration,
     /// `timeout_secs`, for messages.
@@ -47,6 +55,8 @@ pub struct Client {
 struct Attempt {
     error: SourceError,
     status: Option<StatusCode>,
+    /// MISP's own `message` of a refusal, redacted.
+    detail: Option<String>,
     retry: bool,
     /// The server's `Retry-After` (429, 503), waited instead of the backoff.
     retry_after: Option<Duration>,
@@ -58,6 +68,8 @@ struct Attempt {
 pub struct Failure {
     pub error: SourceError,
     pub status: Option<StatusCode>,
+    /// MISP's `message`, when the refusal was one of its JSON errors.
+    pub detail: Option<String>,
 }
 
 impl Client {
@@ -79,12 +91,26 @@ impl Client {
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let http = http_client(source, &cfg.http, headers)?;
+        if cfg.http.insecure {
+            tracing::warn!(
+                source,
+                "insecure = true: the MISP server's TLS certificate is NOT checked"
+            );
+        }
+        let get = http_client(
+            source,
+            &cfg.http,
+            headers.clone(),
+            crate::http::get_redirects(),
+        )?;
+        let post = http_client(source, &cfg.http, headers, crate::http::post_redirects())?;
         Ok(Client {
             source: source.to_string(),
             base: cfg.url.trim_end_matches('/').to_string(),
-            http,
+            get,
+            post,
             key,
+            max_response_bytes: cfg.http.max_response_bytes,
             retries: cfg.http.retries,
             min_delay: cfg.http.retry_delay(),
             timeout_secs: cfg.http.timeout_secs.max(1),
@@ -139,7 +165,20 @@ impl Client {
             .with_max_delay(Duration::from_secs(30))
             .with_max_times(self.retries as usize)
             .with_jitter();
-        let attempt = || self.attempt(method.clone(), &url, body);
+        let attempt = || async {
+            self.attempt(method.clone(), &url, body)
+                .await
+                .map_err(|mut a| {
+                    a.error = a.error.redact(&self.key);
+                    a.detail = a.detail.map(|d| {
+                        SourceError::server(&self.source, d)
+                            .redact(&self.key)
+                            .message()
+                            .to_string()
+                    });
+                    a
+                })
+        };
         let result = attempt
             .retry(backoff)
             .sleep(tokio::time::sleep)
@@ -159,8 +198,9 @@ impl Client {
             })
             .await;
         result.map_err(|a| Failure {
-            error: a.error.redact(&self.key),
+            error: a.error,
             status: a.status,
+            detail: a.detail,
         })
     }
 
@@ -171,7 +211,12 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Reply, Attempt> {
         let what = format!("{method} {url}");
-        let mut req = self.http.request(method, url);
+        let http = if method == Method::GET {
+            &self.get
+        } else {
+            &self.post
+        };
+        let mut req = http.request(method, url);
         if let Some(body) = body {
             req = req.body(body.to_string());
         }
@@ -184,15 +229,17 @@ impl Client {
             } else {
                 transport(&e)
             };
-            // An untrusted certificate stays untrusted: no point retrying.
-            let retry = !text.contains(UNTRUSTED);
+            // An untrusted certificate stays untrusted, a refused redirect refused.
+            let retry = !text.contains(UNTRUSTED) && !e.is_redirect();
             Attempt {
                 error: SourceError::network(&self.source, format!("{what}: {text}")),
                 status: None,
+                detail: None,
                 retry,
                 retry_after: None,
             }
         })?;
+        let mut resp = resp;
         let status = resp.status();
         let retry_after = retry_after(resp.headers().get(RETRY_AFTER));
         let result_count = resp
@@ -200,26 +247,54 @@ impl Client {
             .get("x-result-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
-        let bytes = resp.bytes().await.map_err(|e| Attempt {
-            error: SourceError::network(
-                &self.source,
-                if e.is_timeout() {
-                    format!(
-                        "{what}: the reply timed out before its end (timeout_secs = {} s)",
-                        self.timeout_secs
-                    )
-                } else {
-                    format!("{what}: reading the reply: {}", transport(&e))
+        if status.is_redirection() {
+            return Err(Attempt {
+                error: redirect_error(&self.source, &what, status, resp.headers().get(LOCATION)),
+                status: Some(status),
+                detail: None,
+                retry: false,
+                retry_after: None,
+            });
+        }
+        let bytes = read_capped(&mut resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => Attempt {
+                    error: SourceError::server(
+                        &self.source,
+                        format!(
+                            "{what}: the reply is larger than {}; not read further",
+                            cap_text(self.max_response_bytes)
+                        ),
+                    ),
+                    status: Some(status),
+                    detail: None,
+                    retry: false,
+                    retry_after: None,
                 },
-            ),
-            status: None,
-            retry: true,
-            retry_after: None,
-        })?;
+                BodyError::Transport(e) => Attempt {
+                    error: SourceError::network(
+                        &self.source,
+                        if e.is_timeout() {
+                            format!(
+                                "{what}: the reply timed out before its end (timeout_secs = {} s)",
+                                self.timeout_secs
+                            )
+                        } else {
+                            format!("{what}: reading the reply: {}", transport(&e))
+                        },
+                    ),
+                    status: None,
+                    detail: None,
+                    retry: true,
+                    retry_after: None,
+                },
+            })?;
         if !status.is_success() {
             return Err(Attempt {
                 error: status_error(&self.source, &what, status, &bytes),
                 status: Some(status),
+                detail: misp_message(&bytes),
                 retry: retryable(status),
                 retry_after,
             });
@@ -233,6 +308,7 @@ impl Client {
                 ),
             ),
             status: Some(status),
+            detail: None,
             // A proxy's HTML page or a cut-off body: worth another try.
             retry: true,
             retry_after: None,
@@ -245,10 +321,12 @@ fn http_client(
     source: &str,
     cfg: &HttpConfig,
     headers: HeaderMap,
+    redirects: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, SourceError> {
     crate::tls::install_provider();
     let mut b = reqwest::Client::builder()
         .default_headers(headers)
+        .redirect(redirects)
         .user_agent(concat!("intelmatch/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
         .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs.max(1)))
@@ -273,10 +351,6 @@ fn http_client(
         }
     }
     if cfg.insecure {
-        tracing::warn!(
-            source,
-            "insecure = true: the MISP server's TLS certificate is NOT checked"
-        );
         b = b.danger_accept_invalid_certs(true);
     }
     b.build()
@@ -299,16 +373,7 @@ fn retryable(status: StatusCode) -> bool {
 /// One line for a non-2xx reply: MISP's `{"name","message","url"}` when the
 /// body is one, else the start of the body (proxies answer in HTML).
 fn status_error(source: &str, what: &str, status: StatusCode, body: &[u8]) -> SourceError {
-    let misp = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
-        let message = v.get("message").and_then(Value::as_str)?.trim().to_string();
-        let name = v.get("name").and_then(Value::as_str).unwrap_or("").trim();
-        Some(if name.is_empty() || message.starts_with(name) {
-            message
-        } else {
-            format!("{name}: {message}")
-        })
-    });
-    let detail = misp.unwrap_or_else(|| snippet(body));
+    let detail = misp_message(body).unwrap_or_else(|| snippet(body));
     let kind = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceErrorKind::Auth,
         _ => SourceErrorKind::Server,
@@ -321,6 +386,37 @@ fn status_error(source: &str, what: &str, status: StatusCode, body: &[u8]) -> So
         source,
         kind,
         format!("{what}: HTTP {status}{hint}: {detail}"),
+    )
+}
+
+/// MISP's `{"name","message"}` of an error body as one text.
+fn misp_message(body: &[u8]) -> Option<String> {
+    let v = serde_json::from_slice::<Value>(body).ok()?;
+    let message = v.get("message").and_then(Value::as_str)?.trim().to_string();
+    let name = v.get("name").and_then(Value::as_str).unwrap_or("").trim();
+    Some(if name.is_empty() || message.starts_with(name) {
+        message
+    } else {
+        format!("{name}: {message}")
+    })
+}
+
+/// A 3xx that was not followed (any POST, or a GET the policy stopped).
+fn redirect_error(
+    source: &str,
+    what: &str,
+    status: StatusCode,
+    location: Option<&HeaderValue>,
+) -> SourceError {
+    let to = location
+        .and_then(|l| l.to_str().ok())
+        .map_or_else(|| "nowhere".to_string(), |l| format!("`{l}`"));
+    SourceError::server(
+        source,
+        format!(
+            "{what}: HTTP {status} redirects to {to}, not followed (a POST is never \
+             redirected): set url to the server's final address"
+        ),
     )
 }
 

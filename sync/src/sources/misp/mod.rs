@@ -33,7 +33,7 @@ use serde_json::{json, Map, Value};
 use crate::batch::{Batch, Deletion, ObjectType, Reject};
 use crate::config::MispConfig;
 use crate::source::{Source, SourceError, SyncContext, SyncFuture, SyncReport};
-use crate::store::state_keys::UNSUPPORTED_TYPES;
+use crate::store::state_keys::{QUERY_SHAPE, UNSUPPORTED_TYPES};
 
 use client::Client;
 use decode::{Decoder, Outcome};
@@ -53,6 +53,10 @@ const UNSUPPORTED: &str = "unsupported type ";
 pub const WARNINGLIST_PREFIX: &str = "warninglist/";
 
 const GET_VERSION: &str = "/servers/getVersion";
+
+/// The newest release series the tests play (2.5, with and without a role's
+/// result limit); `status` warns about a later one.
+pub const NEWEST_TESTED_SERIES: (u32, u32) = (2, 5);
 
 /// A MISP instance.
 pub struct MispSource {
@@ -100,6 +104,7 @@ impl Source for MispSource {
                 report: SyncReport::default(),
                 skipped: BTreeMap::new(),
                 meaning: CountMeaning::PerPage,
+                page_size: self.cfg.page_size,
             };
             let result = run.sync(ctx).await;
             run.finish_notes();
@@ -123,6 +128,9 @@ struct Run<'c> {
     /// Attributes left out, by reason (also the unsupported types).
     skipped: BTreeMap<String, u64>,
     meaning: CountMeaning,
+    /// The `limit` of every page: `page_size`, or the server's smaller cap
+    /// once a walk has found it.
+    page_size: u32,
 }
 
 /// Rows of one page, sorted into a batch.
@@ -169,7 +177,7 @@ impl Run<'_> {
         }
         ctx.check_cancelled()?;
         ctx.progress().message("reading the event index");
-        match self
+        let mode = match self
             .client
             .post_status(EVENTS_INDEX, &json!({"minimal": true}))
             .await
@@ -182,7 +190,8 @@ impl Run<'_> {
                         format!("POST {}: {why}", self.client.url(EVENTS_INDEX)),
                     )
                 })?;
-                self.events(ctx, &remote).await
+                self.events(ctx, &remote).await?;
+                "by event"
             }
             Err(f)
                 if matches!(
@@ -202,10 +211,36 @@ impl Run<'_> {
                 self.report
                     .notes
                     .push("event index refused: synced by attribute timestamp".into());
-                self.by_timestamp(ctx).await
+                self.by_timestamp(ctx).await?;
+                "by attribute timestamp"
             }
-            Err(f) => Err(f.error),
+            Err(f) => return Err(f.error),
+        };
+        let shape = self.shape(mode);
+        if ctx.state(QUERY_SHAPE)?.as_deref() != Some(shape.as_str()) {
+            ctx.commit(Batch {
+                state: vec![(QUERY_SHAPE.into(), shape)],
+                ..Batch::default()
+            })?;
         }
+        Ok(())
+    }
+
+    /// How this sync asked, in words for `status`.
+    fn shape(&self, mode: &str) -> String {
+        let count = match self.meaning {
+            CountMeaning::PerPage => "X-Result-Count per page",
+            CountMeaning::Total => "X-Result-Count total",
+        };
+        let pages = if self.page_size < self.cfg.page_size {
+            format!(
+                "pages of {} (the server's cap; page_size {})",
+                self.page_size, self.cfg.page_size
+            )
+        } else {
+            format!("pages of {}", self.page_size)
+        };
+        format!("restSearch {mode}, {pages}, {count}")
     }
 
     async fn version(&mut self) -> Result<Option<String>, SourceError> {
@@ -226,6 +261,12 @@ impl Run<'_> {
             ));
         }
         tracing::debug!(source = self.source(), version = ?version, "MISP server");
+        if let Some(warning) = version
+            .as_deref()
+            .and_then(|v| super::untested_version("misp", v))
+        {
+            tracing::warn!(source = self.source(), "{warning}");
+        }
         Ok(version)
     }
 
@@ -329,7 +370,7 @@ impl Run<'_> {
         events: &[RemoteEvent],
         local: &BTreeMap<String, LocalEvent>,
     ) -> Result<(), SourceError> {
-        let mut query = paging::base_query(self.cfg.page_size);
+        let mut query = paging::base_query(self.page_size);
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         query.insert("eventid".into(), json!(ids));
         if self.cfg.to_ids_only {
@@ -344,8 +385,9 @@ impl Run<'_> {
             .map(|e| (e.uuid.as_str(), BTreeSet::new()))
             .collect();
         let mut unsupported: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut pager = Pager::new(query, self.cfg.page_size, self.meaning);
+        let mut pager = Pager::new(query, self.page_size, self.meaning);
         while let Some(rows) = pager.next(&self.client).await? {
+            self.served(&pager);
             let mut page = self.decode_page(&rows);
             for (event, t) in page.unsupported.drain(..) {
                 if let Some(event) = event.filter(|e| members.contains_key(e.as_str())) {
@@ -436,7 +478,7 @@ impl Run<'_> {
             })?),
             None => None,
         };
-        let mut query = paging::base_query(self.cfg.page_size);
+        let mut query = paging::base_query(self.page_size);
         self.decay_flag(&mut query);
         if let (Some(w), false) = (watermark, ctx.full) {
             let from = w.saturating_sub(self.cfg.overlap_secs as i64).max(0);
@@ -452,8 +494,9 @@ impl Run<'_> {
         let whole = ctx.full || watermark.is_none();
         let mut unsupported: BTreeMap<String, u64> = BTreeMap::new();
         let mut max_ts = watermark;
-        let mut pager = Pager::new(query, self.cfg.page_size, self.meaning);
+        let mut pager = Pager::new(query, self.page_size, self.meaning);
         while let Some(rows) = pager.next(&self.client).await? {
+            self.served(&pager);
             let mut page = self.decode_page(&rows);
             for (_, t) in page.unsupported.drain(..) {
                 *unsupported.entry(t).or_default() += 1;
@@ -509,6 +552,22 @@ impl Run<'_> {
         }
         if !self.cfg.categories.is_empty() {
             query.insert("category".into(), json!({"OR": self.cfg.categories}));
+        }
+    }
+
+    /// Keeps the page size a walk found the server to apply, for the next
+    /// walks; said once in the log and the summary.
+    fn served(&mut self, pager: &Pager) {
+        if pager.limit() < self.page_size {
+            self.page_size = pager.limit();
+            tracing::warn!(
+                source = self.source(),
+                "the server caps restSearch at {} rows per request (the role's result limit, \
+                 below page_size = {}): paging by {}",
+                self.page_size,
+                self.cfg.page_size,
+                self.page_size
+            );
         }
     }
 
@@ -594,6 +653,12 @@ impl Run<'_> {
     }
 
     fn finish_notes(&mut self) {
+        if self.page_size < self.cfg.page_size {
+            self.report.notes.push(format!(
+                "the server caps restSearch at {} rows per request (page_size {})",
+                self.page_size, self.cfg.page_size
+            ));
+        }
         for (why, n) in std::mem::take(&mut self.skipped) {
             self.report.notes.push(format!("skipped {n} × {why}"));
         }

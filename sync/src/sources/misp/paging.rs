@@ -6,13 +6,21 @@
 //! it is the rows read for this page, plus one if the page was full. A page
 //! may also come back shorter than `limit` while more pages exist (rows
 //! dropped by the admin's allowedlist), so a short page alone ends a walk only
-//! when the header says so; without a usable header the walk ends on an empty
-//! page. `enforceWarninglist` and `excludeDecayed` are never sent: they drop
-//! rows after paging and would make short pages the rule.
+//! when the header proves it; without a usable header the walk ends on an
+//! empty page. `enforceWarninglist` and `excludeDecayed` are never sent: they
+//! drop rows after paging and would make short pages the rule.
+//!
+//! Since 2.5.x a role may cap the rows of one request (`result_limit_count`):
+//! the server then serves at most the cap whatever `limit` says, and its
+//! `X-Result-Count` is "full" at the cap (cap + 1). Such a page is not the
+//! last: the first page tells the size the server really applies, and the walk
+//! goes on with that `limit`, so that `page` keeps counting the same rows. A
+//! server that refuses a `limit` above the cap instead is asked again with the
+//! number its refusal names, or half the `limit`.
 
 use serde_json::{json, Map, Value};
 
-use super::client::{Client, Reply};
+use super::client::{Client, Failure, Reply};
 use crate::source::SourceError;
 
 pub const REST_SEARCH: &str = "/attributes/restSearch";
@@ -51,7 +59,7 @@ pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
     ))
 }
 
-/// True when page `page` (1-based) holding `rows` rows is the last one.
+/// True when page `page` (1-based) holding `rows` rows is provably the last one.
 pub fn is_last_page(
     page: u32,
     limit: u32,
@@ -63,7 +71,10 @@ pub fn is_last_page(
         return true;
     }
     match (meaning, result_count) {
-        (CountMeaning::PerPage, Some(n)) => n < u64::from(limit),
+        // `n` rows read and the page not full: every row read came back. With
+        // fewer rows than `n` the page may be full at a smaller size (a role
+        // cap: `n` is then cap + 1), or rows were dropped: an empty page decides.
+        (CountMeaning::PerPage, Some(n)) => n < u64::from(limit) && rows as u64 >= n,
         (CountMeaning::Total, Some(total)) => u64::from(page) * u64::from(limit) >= total,
         // No header (a proxy stripped it): only an empty page is certain.
         (_, None) => false,
@@ -87,6 +98,43 @@ pub fn base_query(limit: u32) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => unreachable!("a JSON object literal"),
     }
+}
+
+/// The page size a server applies, from its first page when that page is
+/// short but not provably the last: `X-Result-Count` − 1 (full at that size),
+/// or without the header the rows it held. Never more than the rows the page
+/// read, so the next pages overlap the first rather than skip any.
+pub fn served_page_size(
+    limit: u32,
+    rows: usize,
+    result_count: Option<u64>,
+    meaning: CountMeaning,
+) -> Option<u32> {
+    let size = match (meaning, result_count) {
+        (CountMeaning::PerPage, Some(n)) => n.checked_sub(1)?,
+        (_, None) => rows as u64,
+        (CountMeaning::Total, Some(_)) => return None,
+    };
+    (size > 0 && size < u64::from(limit)).then_some(size as u32)
+}
+
+/// A `limit` the server refused as above what the key's role may ask for:
+/// the number the refusal names, else half.
+pub fn smaller_limit(limit: u32, failure: &Failure) -> Option<u32> {
+    let detail = failure.detail.as_deref()?;
+    let status = failure.status?;
+    let refusal = status.is_client_error()
+        && status != reqwest::StatusCode::UNAUTHORIZED
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+        && detail.to_ascii_lowercase().contains("limit");
+    if !refusal || limit <= 1 {
+        return None;
+    }
+    let named = detail
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|d| d.parse::<u32>().ok())
+        .find(|n| *n > 0 && *n < limit);
+    Some(named.unwrap_or(limit / 2))
 }
 
 /// One walk over the pages of a query.
@@ -119,16 +167,38 @@ impl Pager {
         self.page
     }
 
+    /// The `limit` the walk uses now: lower than asked under a role cap.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
     /// The next page's attributes, or `None` after the last page.
     pub async fn next(&mut self, client: &Client) -> Result<Option<Vec<Value>>, SourceError> {
         if self.done {
             return Ok(None);
         }
         self.page += 1;
-        let mut body = self.query.clone();
-        body.insert("page".into(), self.page.into());
-        body.insert("limit".into(), self.limit.into());
-        let Reply { body, result_count } = client.post(REST_SEARCH, &Value::Object(body)).await?;
+        let Reply { body, result_count } = loop {
+            let mut body = self.query.clone();
+            body.insert("page".into(), self.page.into());
+            body.insert("limit".into(), self.limit.into());
+            match client.post_status(REST_SEARCH, &Value::Object(body)).await {
+                Ok(reply) => break reply,
+                // Only the first page may change the size: later pages must
+                // count the same rows.
+                Err(f) => match smaller_limit(self.limit, &f).filter(|_| self.page == 1) {
+                    Some(smaller) => {
+                        tracing::warn!(
+                            source = client.source(),
+                            "{}; asking for pages of {smaller}",
+                            f.error.message()
+                        );
+                        self.limit = smaller;
+                    }
+                    None => return Err(f.error),
+                },
+            }
+        };
         let rows = attributes(body).map_err(|why| {
             SourceError::server(
                 client.source(),
@@ -142,6 +212,18 @@ impl Pager {
             result_count,
             self.meaning,
         );
+        if self.page == 1 && !self.done {
+            if let Some(size) = served_page_size(self.limit, rows.len(), result_count, self.meaning)
+            {
+                tracing::debug!(
+                    source = client.source(),
+                    asked = self.limit,
+                    served = size,
+                    "the server serves shorter pages than asked (a role's result limit); paging by {size}"
+                );
+                self.limit = size;
+            }
+        }
         self.check_order(client, &rows);
         Ok((!rows.is_empty()).then_some(rows))
     }
@@ -217,6 +299,49 @@ mod tests {
         // No header: until an empty page.
         assert!(!is_last_page(1, 10, 3, None, PerPage));
         assert!(is_last_page(2, 10, 0, None, Total));
+        // A role cap of 4 under limit 10: "full" at 4 (5), not the last page.
+        assert!(!is_last_page(1, 10, 4, Some(5), PerPage));
+        // A last page with a row dropped is not provable either.
+        assert!(!is_last_page(3, 10, 2, Some(3), PerPage));
+    }
+
+    #[test]
+    fn the_served_page_size_never_skips_rows() {
+        use CountMeaning::*;
+        assert_eq!(
+            served_page_size(5000, 1000, Some(1001), PerPage),
+            Some(1000)
+        );
+        assert_eq!(served_page_size(5000, 997, Some(1001), PerPage), Some(1000));
+        assert_eq!(served_page_size(5000, 1000, None, PerPage), Some(1000));
+        // Full at the asked size: nothing to change.
+        assert_eq!(served_page_size(5000, 4990, Some(5001), PerPage), None);
+        assert_eq!(served_page_size(5000, 10, Some(25_000), Total), None);
+    }
+
+    #[test]
+    fn a_refused_limit_is_lowered_to_what_the_refusal_names() {
+        use reqwest::StatusCode;
+        let refusal = |status: u16, detail: &str| Failure {
+            error: SourceError::server("misp", "x"),
+            status: Some(StatusCode::from_u16(status).unwrap()),
+            detail: Some(detail.into()),
+        };
+        let capped = refusal(400, "You cannot request more than 1000 results (limit).");
+        assert_eq!(smaller_limit(5000, &capped), Some(1000));
+        assert_eq!(
+            smaller_limit(5000, &refusal(400, "limit too large")),
+            Some(2500)
+        );
+        assert_eq!(
+            smaller_limit(5000, &refusal(429, "Rate limit exceeded.")),
+            None
+        );
+        assert_eq!(
+            smaller_limit(5000, &refusal(400, "Invalid JSON input.")),
+            None
+        );
+        assert_eq!(smaller_limit(1, &refusal(400, "limit")), None);
     }
 
     #[test]

@@ -2,21 +2,27 @@
 //! timeouts, retries with backoff and jitter, and OpenCTI's errors mapped to
 //! one-line messages (opencti.md §2, §3).
 //!
-//! OpenCTI answers GraphQL errors with HTTP 200 and an `errors` array, in two
-//! layouts: 6.x puts the code in `extensions.code`, 5.12 in `name`. An invalid
-//! token does not fail the request: it runs anonymously and every field fails
-//! with `AUTH_REQUIRED`.
+//! OpenCTI answers GraphQL errors with HTTP 200 and an `errors` array: 6.x and
+//! 7.x put the code in `extensions.code`, 5.12 in `name`. An invalid token
+//! does not fail the request: it runs anonymously and every field fails with
+//! `AUTH_REQUIRED` (an expired 7.x token may also get HTTP 401).
+//!
+//! Every request is a POST with `Content-Type: application/json` (7.x refuses
+//! GraphQL over GET, and other content types, as CSRF), never redirected;
+//! replies are read up to `max_response_bytes` ([`crate::http`]). Errors are
+//! redacted before anything logs them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::config::{HttpConfig, SecretValue};
+use crate::config::{HttpConfig, Secret, SecretValue};
+use crate::http::{cap_text, read_capped, BodyError};
 use crate::source::SourceError;
 
 /// Retries wait at most this long (the first waits `retry_delay_ms`, each
@@ -32,11 +38,14 @@ pub struct Client {
     /// The configured base URL, for messages.
     base: String,
     token: SecretValue,
+    /// Where the token comes from (`env:NAME (masked)`), for a refusal.
+    token_origin: String,
     retries: u32,
     /// The first wait before a retry.
     min_delay: Duration,
     /// `timeout_secs`, for messages.
     timeout_secs: u64,
+    max_response_bytes: u64,
     source: String,
 }
 
@@ -69,9 +78,13 @@ impl Client {
     pub fn new(
         source: &str,
         base: &str,
-        token: SecretValue,
+        token: &Secret,
         http: &HttpConfig,
     ) -> Result<Client, SourceError> {
+        let token_origin = token.to_string();
+        let token = token
+            .resolve()
+            .map_err(|e| SourceError::config(source, format!("token: {e}")))?;
         let base = base.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| SourceError::config(source, format!("url `{base}`: {e}")))?;
@@ -87,6 +100,7 @@ impl Client {
             .timeout(Duration::from_secs(http.timeout_secs.max(1)))
             .connect_timeout(Duration::from_secs(http.connect_timeout_secs.max(1)))
             .read_timeout(Duration::from_secs(http.timeout_secs.max(1)))
+            .redirect(crate::http::post_redirects())
             .tls_backend_rustls();
         if let Some(ca) = &http.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
@@ -122,9 +136,11 @@ impl Client {
             endpoint: format!("{base}/graphql"),
             base,
             token,
+            token_origin,
             retries: http.retries,
             min_delay: http.retry_delay(),
             timeout_secs: http.timeout_secs.max(1),
+            max_response_bytes: http.max_response_bytes,
             source: source.to_string(),
         })
     }
@@ -148,7 +164,12 @@ impl Client {
             .with_max_delay(MAX_DELAY)
             .with_max_times(self.retries as usize)
             .with_jitter();
-        let attempt = || self.attempt(what, &body);
+        let attempt = || async {
+            self.attempt(what, &body).await.map_err(|mut f| {
+                f.error = f.error.redact(&self.token);
+                f
+            })
+        };
         attempt
             .retry(backoff)
             .when(|f: &Failure| f.retryable && !cancel.load(Ordering::Relaxed))
@@ -166,7 +187,7 @@ impl Client {
                 );
             })
             .await
-            .map_err(|f| f.error.redact(&self.token))
+            .map_err(|f| f.error)
     }
 
     async fn attempt(&self, what: &str, body: &Value) -> Result<Value, Failure> {
@@ -188,6 +209,7 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport(what, &e))?;
+        let mut response = response;
         let status = response.status();
         let retry_after = retry_after(response.headers().get(RETRY_AFTER));
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -210,36 +232,86 @@ impl Client {
                 retry_after,
             });
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map_or_else(|| "nowhere".to_string(), |l| format!("`{l}`"));
+            return Err(Failure::fatal(SourceError::server(
+                src,
+                format!(
+                    "{what}: {} answered HTTP {status} to {to}, not followed (a POST is \
+                     never redirected): set url to the server's final address",
+                    self.endpoint
+                ),
+            )));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Failure::fatal(
+                self.token_refused(&format!("HTTP {status}")),
+            ));
+        }
+        let bytes = read_capped(&mut response, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => Failure::fatal(SourceError::server(
+                    src,
+                    format!(
+                        "{what}: the reply from {} is larger than {}; not read further",
+                        self.base,
+                        cap_text(self.max_response_bytes)
+                    ),
+                )),
+                BodyError::Transport(e) => {
+                    let how = if e.is_timeout() {
+                        format!(
+                            "timed out before its end (timeout_secs = {} s)",
+                            self.timeout_secs
+                        )
+                    } else {
+                        format!("cut short: {}", chain(&e))
+                    };
+                    Failure::transient(SourceError::network(
+                        src,
+                        format!("{what}: reply from {} {how}", self.base),
+                    ))
+                }
+            })?;
+        if status == StatusCode::FORBIDDEN {
             return Err(Failure::fatal(SourceError::auth(
                 src,
-                format!("{what}: {} answered HTTP {status}", self.endpoint),
+                format!(
+                    "{what}: {} answered HTTP {status}{}",
+                    self.endpoint,
+                    first_message(&bytes)
+                ),
             )));
         }
         if !status.is_success() {
             return Err(Failure::fatal(SourceError::server(
                 src,
                 format!(
-                    "{what}: {} answered HTTP {status} (is the url the OpenCTI base URL?)",
-                    self.endpoint
+                    "{what}: {} answered HTTP {status}{} (is the url the OpenCTI base URL?)",
+                    self.endpoint,
+                    first_message(&bytes)
                 ),
             )));
         }
-        let bytes = response.bytes().await.map_err(|e| {
-            let how = if e.is_timeout() {
-                format!(
-                    "timed out before its end (timeout_secs = {} s)",
-                    self.timeout_secs
-                )
-            } else {
-                format!("cut short: {}", chain(&e))
-            };
-            Failure::transient(SourceError::network(
-                src,
-                format!("{what}: reply from {} {how}", self.base),
-            ))
-        })?;
         self.reply_data(what, &bytes)
+    }
+
+    /// The one line for a refused token: the source (in the prefix) and the
+    /// config key, never the token.
+    fn token_refused(&self, answer: &str) -> SourceError {
+        SourceError::auth(
+            &self.source,
+            format!(
+                "token refused: invalid or expired ({} answered {answer}); renew the API \
+                 token that `token` = {} names",
+                self.base, self.token_origin
+            ),
+        )
     }
 
     /// The `data` of a successful HTTP reply body, or the error it carries.
@@ -286,11 +358,11 @@ impl Client {
 
     fn graphql_error(&self, what: &str, err: &Value, count: usize) -> Failure {
         let src = self.source.as_str();
-        // 5.12 (apollo-errors): `name`; 6.x (Apollo 4): `extensions.code`.
+        // 6.x and 7.x (Apollo 4): `extensions.code`; 5.12 (apollo-errors): `name`.
         let code = err
-            .get("name")
+            .pointer("/extensions/code")
             .and_then(Value::as_str)
-            .or_else(|| err.pointer("/extensions/code").and_then(Value::as_str))
+            .or_else(|| err.get("name").and_then(Value::as_str))
             .unwrap_or("UNKNOWN");
         let message = err
             .get("message")
@@ -301,10 +373,7 @@ impl Client {
             n => format!(" (and {} more errors)", n - 1),
         };
         match code {
-            "AUTH_REQUIRED" | "AUTH_FAILURE" => Failure::fatal(SourceError::auth(
-                src,
-                format!("OpenCTI rejected the token for {}", self.base),
-            )),
+            "AUTH_REQUIRED" | "AUTH_FAILURE" => Failure::fatal(self.token_refused(code)),
             "FORBIDDEN_ACCESS" => Failure::fatal(SourceError::auth(
                 src,
                 format!(
@@ -371,6 +440,20 @@ impl Client {
     }
 }
 
+/// `: <message>` of the first GraphQL error of a refusal's body (Apollo's
+/// CSRF refusal is a 400 with one), or nothing.
+fn first_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            let m = v
+                .pointer("/errors/0/message")
+                .or_else(|| v.get("message"))?;
+            m.as_str().map(|m| format!(": {}", m.trim()))
+        })
+        .unwrap_or_default()
+}
+
 /// rustls' words for a certificate it does not accept.
 const UNTRUSTED: &str = "invalid peer certificate";
 
@@ -389,14 +472,14 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn token() -> SecretValue {
-        crate::Secret::literal("t0k3n").resolve().unwrap()
+    fn token() -> Secret {
+        crate::Secret::literal("t0k3n")
     }
 
     #[test]
     fn bad_urls_and_ca_files_are_named() {
         let http = HttpConfig::default();
-        let err = Client::new("cti", "ftp://cti.example", token(), &http)
+        let err = Client::new("cti", "ftp://cti.example", &token(), &http)
             .err()
             .unwrap();
         assert!(
@@ -410,7 +493,7 @@ mod tests {
             ca_file: Some(dir.path().join("missing.pem")),
             ..HttpConfig::default()
         };
-        let err = Client::new("cti", "https://cti.example", token(), &http)
+        let err = Client::new("cti", "https://cti.example", &token(), &http)
             .err()
             .unwrap();
         assert!(
@@ -421,7 +504,7 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         http.ca_file = Some(empty);
-        let err = Client::new("cti", "https://cti.example", token(), &http)
+        let err = Client::new("cti", "https://cti.example", &token(), &http)
             .err()
             .unwrap();
         assert!(
@@ -432,10 +515,40 @@ mod tests {
         let ok = Client::new(
             "cti",
             "https://cti.example/",
-            token(),
+            &token(),
             &HttpConfig::default(),
         );
         assert_eq!(ok.unwrap().endpoint, "https://cti.example/graphql");
+    }
+
+    #[test]
+    fn the_error_code_is_read_from_extensions_first() {
+        let client = Client::new(
+            "cti",
+            "https://cti.example",
+            &token(),
+            &HttpConfig::default(),
+        )
+        .unwrap();
+        let refused = |body: &str| {
+            let e = client.decode_reply("about", body.as_bytes()).unwrap_err();
+            (e.kind(), e.message().to_string())
+        };
+        // 7.x: only `extensions.code`; a `name` that is not a code loses to it.
+        for body in [
+            r#"{"errors":[{"message":"m","extensions":{"code":"AUTH_REQUIRED"}}]}"#,
+            r#"{"errors":[{"message":"m","name":"GraphQLError","extensions":{"code":"AUTH_REQUIRED"}}]}"#,
+            // 5.12: `name` only.
+            r#"{"errors":[{"message":"m","name":"AUTH_REQUIRED"}]}"#,
+        ] {
+            let (kind, message) = refused(body);
+            assert_eq!(kind, crate::SourceErrorKind::Auth, "{body}");
+            assert!(
+                message.starts_with("token refused: invalid or expired"),
+                "{message}"
+            );
+            assert!(message.contains("`token` = <literal masked>"), "{message}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! query shapes: a label or marking field is a list (≥ 5.12.24) or a
 //! connection `{edges: [{node}]}` (5.12.0–5.12.23).
 
+use std::collections::BTreeMap;
+
 use matcher::{Kind, RecordKind};
 use serde_json::{Map, Value};
 
@@ -16,8 +18,23 @@ pub enum Decoded<T> {
     /// Left out by the config's filters: deleted locally if it was stored.
     Filtered,
     /// A type intelmatch has no use for (an observable with nothing to match,
-    /// a relationship to a malware): counted, not stored.
-    Skipped,
+    /// one of a type newer than this code, a relationship to a malware):
+    /// counted by the reason given, not stored.
+    Skipped(String),
+}
+
+impl<T> Decoded<T> {
+    /// Pushes a row into `rows`, leaving what else the node became.
+    pub fn push_into(self, rows: &mut Vec<T>) -> Decoded<()> {
+        match self {
+            Decoded::Row(r) => {
+                rows.push(r);
+                Decoded::Row(())
+            }
+            Decoded::Filtered => Decoded::Filtered,
+            Decoded::Skipped(why) => Decoded::Skipped(why),
+        }
+    }
 }
 
 /// The config's filters (`min_score`, `entity_types`, labels, markings,
@@ -208,44 +225,56 @@ pub fn indicator(
     })
 }
 
-/// The kind of a hash algorithm as OpenCTI spells it (`MD5`, `SHA-256`, ...).
-fn hash_kind(algorithm: &str) -> Kind {
+/// The kind of a hash algorithm as OpenCTI spells it (`MD5`, `SHA-256`, ...);
+/// `None` for one without an exact-match slot (`SSDEEP`, `TLSH`, `SHA3-256`).
+fn hash_kind(algorithm: &str) -> Option<Kind> {
     let squashed: String = algorithm
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_ascii_uppercase();
     match squashed.as_str() {
-        "MD5" => Kind::Md5,
-        "SHA1" => Kind::Sha1,
-        "SHA256" => Kind::Sha256,
-        "SHA512" => Kind::Sha512,
-        _ => Kind::Hash,
+        "MD5" => Some(Kind::Md5),
+        "SHA1" => Some(Kind::Sha1),
+        "SHA256" => Some(Kind::Sha256),
+        "SHA512" => Some(Kind::Sha512),
+        _ => None,
     }
 }
 
 /// Every hash of a `hashes` list, strongest first; `generic` stores them all
-/// as [`Kind::Hash`] (certificate fingerprints are not file hashes).
-fn hashes(node: &Value, generic: bool) -> Vec<(Kind, String)> {
+/// as [`Kind::Hash`] (certificate fingerprints are not file hashes). Hashes
+/// of other algorithms are counted in `skipped`.
+fn hashes(node: &Value, generic: bool, skipped: &mut BTreeMap<String, u64>) -> Vec<(Kind, String)> {
     let rank = |k: Kind| match k {
         Kind::Sha512 => 0,
         Kind::Sha256 => 1,
         Kind::Sha1 => 2,
-        Kind::Md5 => 3,
-        _ => 4,
+        _ => 3,
     };
-    let mut out: Vec<(u8, Kind, String)> = items(node.get("hashes"))
-        .into_iter()
-        .filter_map(|h| {
-            let alg = h.get("algorithm")?.as_str()?;
-            let value = h.get("hash")?.as_str()?.trim();
-            (!value.is_empty()).then(|| {
-                let kind = hash_kind(alg);
+    let mut out: Vec<(u8, Kind, String)> = Vec::new();
+    for h in items(node.get("hashes")) {
+        let (Some(alg), Some(value)) = (
+            h.get("algorithm").and_then(Value::as_str),
+            h.get("hash").and_then(Value::as_str).map(str::trim),
+        ) else {
+            continue;
+        };
+        if value.is_empty() {
+            continue;
+        }
+        match hash_kind(alg) {
+            Some(kind) => {
                 let stored = if generic { Kind::Hash } else { kind };
-                (rank(kind), stored, value.to_string())
-            })
-        })
-        .collect();
+                out.push((rank(kind), stored, value.to_string()));
+            }
+            None => {
+                *skipped
+                    .entry(format!("hash algorithm {}", alg.trim()))
+                    .or_default() += 1
+            }
+        }
+    }
     out.sort_by_key(|(r, _, _)| *r);
     out.into_iter().map(|(_, k, v)| (k, v)).collect()
 }
@@ -258,10 +287,12 @@ fn stix_type(entity_type: &str) -> String {
     }
 }
 
+/// An observable; hashes of unknown algorithms are counted in `skipped`.
 pub fn observable(
     node: &Value,
     base: &str,
     filters: &Filters,
+    skipped: &mut BTreeMap<String, u64>,
 ) -> Result<Decoded<ObservableRow>, String> {
     let id = id(node)?;
     let entity_type = string(node, "entity_type").unwrap_or_default();
@@ -280,16 +311,25 @@ pub fn observable(
             None => single(Kind::Regkey),
         },
         "StixFile" | "Artifact" => {
-            let mut v = hashes(node, false);
+            let mut v = hashes(node, false, skipped);
             if let Some(name) = string(node, "name").filter(|n| !n.trim().is_empty()) {
                 v.push((Kind::Filename, name));
             }
             v
         }
-        "X509-Certificate" => hashes(node, true),
-        _ => return Ok(Decoded::Skipped),
+        "X509-Certificate" => hashes(node, true, skipped),
+        // AIPrompt, IMEI, ICCID, IMSI (7.x), Text, Autonomous-System, ...
+        _ => return Ok(Decoded::Skipped(format!("type {entity_type}"))),
     };
     if values.is_empty() {
+        if node
+            .get("hashes")
+            .is_some_and(|h| !items(Some(h)).is_empty())
+        {
+            return Ok(Decoded::Skipped(format!(
+                "{entity_type} with hashes of other algorithms only"
+            )));
+        }
         return Err(format!("{entity_type} without a value"));
     }
     let mut extra = Map::new();
@@ -347,7 +387,9 @@ pub fn relationship(node: &Value) -> Result<Decoded<RelationshipRow>, String> {
     let from_type = string(node, "fromType").unwrap_or_default();
     let to_type = string(node, "toType").unwrap_or_default();
     if !storable_end(&from_type) || !storable_end(&to_type) {
-        return Ok(Decoded::Skipped);
+        return Ok(Decoded::Skipped(
+            "relationships to other than indicators and observables".into(),
+        ));
     }
     Ok(Decoded::Row(RelationshipRow {
         relationship_type: required("relationship_type")?,
@@ -440,7 +482,10 @@ mod tests {
         let node = json!({"id": "o1", "entity_type": "StixFile", "observable_value": "x.exe",
             "name": "x.exe", "hashes": [{"algorithm": "MD5", "hash": "AA"},
                                         {"algorithm": "SHA-256", "hash": "BB"}]});
-        let Decoded::Row(row) = observable(&node, "https://b", &Filters::default()).unwrap() else {
+        let mut skipped = BTreeMap::new();
+        let Decoded::Row(row) =
+            observable(&node, "https://b", &Filters::default(), &mut skipped).unwrap()
+        else {
             panic!("no row");
         };
         assert_eq!(
@@ -484,6 +529,32 @@ mod tests {
     fn relationships_to_other_objects_are_skipped() {
         let r = json!({"id": "r", "relationship_type": "related-to", "fromId": "a",
                        "fromType": "Domain-Name", "toId": "b", "toType": "Malware"});
-        assert!(matches!(relationship(&r).unwrap(), Decoded::Skipped));
+        assert!(matches!(relationship(&r).unwrap(), Decoded::Skipped(_)));
+    }
+
+    #[test]
+    fn new_types_and_other_hash_algorithms_are_counted_not_errors() {
+        let mut skipped = BTreeMap::new();
+        let f = Filters::default();
+        let prompt =
+            json!({"id": "o1", "entity_type": "AIPrompt", "observable_value": "ignore all"});
+        let Decoded::Skipped(why) = observable(&prompt, "b", &f, &mut skipped).unwrap() else {
+            panic!("AIPrompt is not stored");
+        };
+        assert_eq!(why, "type AIPrompt");
+        let fuzzy = json!({"id": "o2", "entity_type": "StixFile", "observable_value": "x",
+            "hashes": [{"algorithm": "SSDEEP", "hash": "3:a:b"}, {"algorithm": "MD5", "hash": "aa"}]});
+        let Decoded::Row(row) = observable(&fuzzy, "b", &f, &mut skipped).unwrap() else {
+            panic!("the MD5 is kept");
+        };
+        assert_eq!(row.values, vec![(Kind::Md5, "aa".into())]);
+        let only = json!({"id": "o3", "entity_type": "StixFile",
+            "hashes": [{"algorithm": "TLSH", "hash": "T1abc"}]});
+        assert!(matches!(
+            observable(&only, "b", &f, &mut skipped).unwrap(),
+            Decoded::Skipped(_)
+        ));
+        assert_eq!(skipped["hash algorithm SSDEEP"], 1);
+        assert_eq!(skipped["hash algorithm TLSH"], 1);
     }
 }

@@ -28,7 +28,7 @@ use crate::store::state_keys;
 pub use client::Client;
 pub use decode::Filters;
 pub use queries::{ids as id_query, page as page_query, Entity, ABOUT};
-pub use version::{Shape, Version};
+pub use version::{Shape, Version, NEWEST_TESTED};
 
 use decode::{Decoded, Page};
 
@@ -65,11 +65,7 @@ pub struct OpenCtiSource {
 impl OpenCtiSource {
     /// Resolves the token and builds the HTTP client; nothing is sent yet.
     pub fn new(name: &str, cfg: &OpenCtiConfig) -> Result<OpenCtiSource, SourceError> {
-        let token = cfg
-            .token
-            .resolve()
-            .map_err(|e| SourceError::config(name, e.to_string()))?;
-        let client = Client::new(name, &cfg.url, token, &cfg.http)?;
+        let client = Client::new(name, &cfg.url, &cfg.token, &cfg.http)?;
         // Above the server's maximum the page is cut silently and `hasNextPage`
         // turns false (opencti.md §4.2): never ask for more.
         let max = OpenCtiConfig::MAX_PAGE_SIZE;
@@ -261,8 +257,13 @@ impl OpenCtiSource {
         if counts.filtered > 0 {
             note.push_str(&format!(", {} left out by filters", counts.filtered));
         }
-        if counts.skipped > 0 {
-            note.push_str(&format!(", {} of unused types skipped", counts.skipped));
+        if !counts.reasons.is_empty() {
+            let reasons: Vec<String> = counts
+                .reasons
+                .iter()
+                .map(|(why, n)| format!("{n} × {why}"))
+                .collect();
+            note.push_str(&format!(", skipped {}", reasons.join(", ")));
         }
         report.notes.push(note);
         Ok(())
@@ -325,30 +326,29 @@ impl OpenCtiSource {
         let base = self.client.base_url();
         let id = node.get("id").and_then(Value::as_str).unwrap_or("?");
         let object = reconcile::object_type(entity);
-        let mut filtered = |batch: &mut Batch| {
-            counts.filtered += 1;
-            batch.deletions.push(Deletion {
-                object,
-                ext_id: id.to_string(),
-            });
+        // What the node became: a row already pushed, filtered or skipped.
+        let outcome: Result<Decoded<()>, String> = match entity {
+            Entity::Indicators => decode::indicator(node, base, &self.filters)
+                .map(|d| d.push_into(&mut batch.indicators)),
+            Entity::Observables => {
+                decode::observable(node, base, &self.filters, &mut counts.reasons)
+                    .map(|d| d.push_into(&mut batch.observables))
+            }
+            Entity::Relationships => {
+                decode::relationship(node).map(|d| d.push_into(&mut batch.relationships))
+            }
         };
-        let result = match entity {
-            Entity::Indicators => decode::indicator(node, base, &self.filters).map(|d| match d {
-                Decoded::Row(r) => batch.indicators.push(r),
-                Decoded::Filtered => filtered(batch),
-                Decoded::Skipped => counts.skipped += 1,
-            }),
-            Entity::Observables => decode::observable(node, base, &self.filters).map(|d| match d {
-                Decoded::Row(r) => batch.observables.push(r),
-                Decoded::Filtered => filtered(batch),
-                Decoded::Skipped => counts.skipped += 1,
-            }),
-            Entity::Relationships => decode::relationship(node).map(|d| match d {
-                Decoded::Row(r) => batch.relationships.push(r),
-                Decoded::Filtered => filtered(batch),
-                Decoded::Skipped => counts.skipped += 1,
-            }),
-        };
+        let result = outcome.map(|d| match d {
+            Decoded::Row(()) => {}
+            Decoded::Filtered => {
+                counts.filtered += 1;
+                batch.deletions.push(Deletion {
+                    object,
+                    ext_id: id.to_string(),
+                });
+            }
+            Decoded::Skipped(why) => counts.skip(why),
+        });
         if let Err(reason) = result {
             let singular = entity.as_str().trim_end_matches('s');
             batch.rejects.push(Reject {
@@ -402,7 +402,17 @@ struct Start {
 #[derive(Default)]
 struct Counts {
     filtered: u64,
+    /// Nodes not stored (their reasons are in `reasons`).
     skipped: u64,
+    /// Why nodes, or hashes of kept nodes, were left out: how many.
+    reasons: std::collections::BTreeMap<String, u64>,
+}
+
+impl Counts {
+    fn skip(&mut self, why: String) {
+        self.skipped += 1;
+        *self.reasons.entry(why).or_default() += 1;
+    }
 }
 
 impl Source for OpenCtiSource {
@@ -426,11 +436,20 @@ impl Source for OpenCtiSource {
             report
                 .notes
                 .push(format!("OpenCTI {version} ({shape_name})"));
+            if let Some(warning) = super::untested_version("opencti", &version.to_string()) {
+                tracing::warn!(source = %self.name, "{warning}");
+            }
             let last_reconcile = ctx.state(state_keys::LAST_RECONCILE)?;
             let reconcile = self.reconcile_due(ctx, last_reconcile.as_deref());
             let started = rfc3339(Utc::now());
-            let mut first_state =
-                vec![(state_keys::SERVER_VERSION.to_string(), version.to_string())];
+            let shape_text = match shape {
+                Shape::Edges => "edges shape (labels and markings as connections, 5.12.0-5.12.23)",
+                Shape::Lists => "list shape (labels and markings as lists, 5.12.24 and later)",
+            };
+            let mut first_state = vec![
+                (state_keys::SERVER_VERSION.to_string(), version.to_string()),
+                (state_keys::QUERY_SHAPE.to_string(), shape_text.to_string()),
+            ];
             for entity in Entity::ALL {
                 self.pass(ctx, shape, entity, &mut report, &mut first_state)
                     .await?;

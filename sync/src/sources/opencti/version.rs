@@ -23,6 +23,9 @@ pub enum Shape {
     Lists,
 }
 
+/// The newest version the tests play (`tests/support/opencti_server.rs`).
+pub const NEWEST_TESTED: Version = Version::new(7, 260_318, 0);
+
 impl Version {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Version {
         Version {
@@ -80,6 +83,9 @@ mod tests {
         assert_eq!(shape("6.9.28"), Ok(Shape::Lists));
         assert_eq!(shape("6.0.0-rc.1"), Ok(Shape::Lists));
         assert_eq!(shape("7.0"), Ok(Shape::Lists));
+        // 7.x numbers its releases by date: 7.YYMMDD.N.
+        assert_eq!(shape("7.260318.0"), Ok(Shape::Lists));
+        assert!(Version::parse("7.260722.0").unwrap() > NEWEST_TESTED);
         let old = shape("5.11.9").unwrap_err();
         assert!(old.contains("5.11.9 is not supported"), "{old}");
         assert_eq!(Version::parse("nonsense"), None);
