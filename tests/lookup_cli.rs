@@ -243,7 +243,11 @@ fn escape_sequences_from_a_feed_never_reach_the_terminal() {
 ]}"#;
     std::fs::write(env.dir.path().join("intel/stix/hostile.json"), hostile).unwrap();
     let out = env.run(&["-q", "sync"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let alert = env.dir.path().join("alert.json");
     std::fs::write(
         &alert,
@@ -271,7 +275,10 @@ fn escape_sequences_from_a_feed_never_reach_the_terminal() {
         }
         if args.contains(&"198.51.100.66") && !args.contains(&"--json") {
             let text = String::from_utf8_lossy(&out.stdout);
-            assert!(text.contains("\\u{1b}]52;c;"), "the name is still shown: {text}");
+            assert!(
+                text.contains("\\u{1b}]52;c;"),
+                "the name is still shown: {text}"
+            );
         }
     }
 }
@@ -289,11 +296,19 @@ fn compile_rebuilds_the_index_without_any_source() {
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let out = env.run(&["-q", "sync"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The sources vanish: compile must not read them.
     std::fs::remove_dir_all(env.dir.path().join("intel")).unwrap();
     let out = env.run(&["-q", "compile"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("index generation 2:"), "{text}");
     let v = env.lookup("198.51.100.23");

@@ -119,7 +119,13 @@ impl Swapper {
 
 fn install(home: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_intelmatch"))
-        .args(["wazuh", "install", "--names", "custom-intelmatch", "--wazuh-home"])
+        .args([
+            "wazuh",
+            "install",
+            "--names",
+            "custom-intelmatch",
+            "--wazuh-home",
+        ])
         .arg(home)
         .output()
         .unwrap()
@@ -148,15 +154,26 @@ fn wazuh_install_never_writes_through_planted_links() {
     ] {
         symlink(&target.path, rules.join(name)).unwrap();
     }
-    symlink(&target.path, home.join("integrations/.custom-intelmatch.intelmatch-tmp")).unwrap();
+    symlink(
+        &target.path,
+        home.join("integrations/.custom-intelmatch.intelmatch-tmp"),
+    )
+    .unwrap();
     symlink(&target.path, home.join("integrations/custom-intelmatch")).unwrap();
 
     let out = install(&home);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     target.assert_untouched();
     // The outputs are now regular files of ours; the planted links at the
     // outputs were replaced, not followed.
-    for out in [rules.join("intelmatch_rules.xml"), home.join("integrations/custom-intelmatch")] {
+    for out in [
+        rules.join("intelmatch_rules.xml"),
+        home.join("integrations/custom-intelmatch"),
+    ] {
         let m = std::fs::symlink_metadata(&out).unwrap();
         assert!(m.is_file(), "{}", out.display());
     }
@@ -227,7 +244,11 @@ fn write_config(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let out = cli::intelmatch(dir).arg("sync").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir.join("intelmatch.toml")
 }
 
@@ -250,7 +271,11 @@ fn export_cdb_never_writes_or_chowns_through_planted_links() {
     symlink(&target.path, lists.join("intelmatch-ip")).unwrap();
     symlink(&target.path, lists.join("intelmatch-domain.cdb")).unwrap();
     let out = export(tmp.path(), &lists);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     target.assert_untouched();
     let ip = std::fs::symlink_metadata(lists.join("intelmatch-ip")).unwrap();
     assert!(ip.is_file(), "the planted link is replaced by the list");
@@ -301,6 +326,9 @@ fn export_cdb_racing_a_temp_file_swapper_never_touches_the_target() {
     }
     let swaps = swapper.stop();
     eprintln!("export under a swapper: {ok} written, {refused} refused, {swaps} swaps");
-    assert!(swaps > 0, "the swapper never won a race: the test proves nothing");
+    assert!(
+        swaps > 0,
+        "the swapper never won a race: the test proves nothing"
+    );
     target.assert_untouched();
 }

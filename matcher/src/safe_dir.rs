@@ -114,7 +114,12 @@ impl SafeDir {
     }
 
     /// Sets the directory's owner and mode through its descriptor.
-    pub fn set_owner_and_mode(&self, uid: Option<u32>, gid: Option<u32>, mode: u32) -> io::Result<()> {
+    pub fn set_owner_and_mode(
+        &self,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        mode: u32,
+    ) -> io::Result<()> {
         let fd = self.fd.as_raw_fd();
         // SAFETY: a valid descriptor; -1 (as u32::MAX) leaves an id unchanged.
         cvt(unsafe { libc::fchown(fd, uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX)) })
@@ -157,11 +162,7 @@ impl SafeDir {
             match openat(
                 self.fd.as_raw_fd(),
                 &name,
-                libc::O_RDWR
-                    | libc::O_CREAT
-                    | libc::O_EXCL
-                    | libc::O_NOFOLLOW
-                    | libc::O_CLOEXEC,
+                libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                 0o600,
             ) {
                 Ok(fd) => {
@@ -241,7 +242,9 @@ impl TempFile<'_> {
         let there = fstatat_nofollow(self.dir.fd.as_raw_fd(), &self.name)?;
         use std::os::unix::fs::MetadataExt;
         if (there.st_dev as u64, there.st_ino as u64) != (ours.dev(), ours.ino()) {
-            return Err(io::Error::other("the temp file was replaced during the write"));
+            return Err(io::Error::other(
+                "the temp file was replaced during the write",
+            ));
         }
         let to = cname(OsStr::new(name))?;
         let dir = self.dir.fd.as_raw_fd();
@@ -341,7 +344,12 @@ fn openat(dir: RawFd, name: &CStr, flags: libc::c_int, mode: u32) -> io::Result<
 
 fn fstatat_nofollow(dir: RawFd, name: &CStr) -> io::Result<libc::stat> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    let flags = libc::AT_SYMLINK_NOFOLLOW
+        | if name.is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            0
+        };
     // SAFETY: `st` is written by a successful call before it is read.
     cvt(unsafe { libc::fstatat(dir, name.as_ptr(), st.as_mut_ptr(), flags) })?;
     Ok(unsafe { st.assume_init() })
@@ -411,7 +419,10 @@ mod tests {
         assert_eq!(back, "new");
         t.persist("list").unwrap();
         assert_eq!(std::fs::read(tmp.path().join("list")).unwrap(), b"new");
-        let mode = std::fs::metadata(tmp.path().join("list")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join("list"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o640);
         // A dropped temp leaves nothing.
         drop(dir.create_temp("list").unwrap());

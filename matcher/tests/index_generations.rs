@@ -574,7 +574,8 @@ fn a_reader_is_never_stalled_by_someone_holding_the_readers_lock() {
     std::thread::spawn(move || {
         let index = Index::open(&dir).unwrap();
         let mut l = Lookup::new(&index, opts());
-        tx.send(hits(&mut l, Kind::Ipv4, "198.51.100.23").len()).unwrap();
+        tx.send(hits(&mut l, Kind::Ipv4, "198.51.100.23").len())
+            .unwrap();
     });
     let found = rx
         .recv_timeout(Duration::from_secs(30))

@@ -28,7 +28,10 @@ pub fn run(config: &Config, args: &LookupArgs) -> Result<ExitCode, Failure> {
             Ok(v) => v,
             Err(reason) => {
                 bad += 1;
-                eprintln!("{}", terminal::text(&format!("intelmatch: lookup `{raw}`: {reason}")));
+                eprintln!(
+                    "{}",
+                    terminal::text(&format!("intelmatch: lookup `{raw}`: {reason}"))
+                );
                 continue;
             }
         };

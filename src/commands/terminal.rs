@@ -25,7 +25,10 @@ pub fn text(s: &str) -> Cow<'_, str> {
 /// Serialised JSON with DEL and the C1 controls escaped too (serde_json
 /// escapes only C0): still the same JSON value, and inert on a terminal.
 pub fn json(serialized: String) -> String {
-    if !serialized.chars().any(|c| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c)) {
+    if !serialized
+        .chars()
+        .any(|c| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c))
+    {
         return serialized;
     }
     let mut out = String::with_capacity(serialized.len() + 8);

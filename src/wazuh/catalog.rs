@@ -293,9 +293,18 @@ pub static CATALOG: &[FieldRule] = &[
     r("data.ms-graph.evidence[].ipAddress", Ip),
     r("data.ms-graph.evidence[].ipInterfaces[]", Ip),
     r("data.ms-graph.evidence[].url", Url),
-    r("data.ms-graph.evidence[].fileDetails.sha256", Hash(Kind::Sha256)),
-    r("data.ms-graph.evidence[].fileDetails.sha1", Hash(Kind::Sha1)),
-    r("data.ms-graph.evidence[].imageFile.sha256", Hash(Kind::Sha256)),
+    r(
+        "data.ms-graph.evidence[].fileDetails.sha256",
+        Hash(Kind::Sha256),
+    ),
+    r(
+        "data.ms-graph.evidence[].fileDetails.sha1",
+        Hash(Kind::Sha1),
+    ),
+    r(
+        "data.ms-graph.evidence[].imageFile.sha256",
+        Hash(Kind::Sha256),
+    ),
     r("data.ms-graph.evidence[].imageFile.sha1", Hash(Kind::Sha1)),
     // --- GCP -----------------------------------------------------------------------
     r("data.gcp.protoPayload.requestMetadata.callerIp", Ip),

@@ -155,7 +155,11 @@ impl Owner {
             .map(|m| uid_of(&m) == 0)
             .unwrap_or(false);
         Owner {
-            gid: if is_root { safe_dir::group_id("wazuh") } else { None },
+            gid: if is_root {
+                safe_dir::group_id("wazuh")
+            } else {
+                None
+            },
             is_root,
         }
     }
@@ -185,8 +189,7 @@ fn write_atomically(
     owner: &Owner,
 ) -> Result<(), InstallError> {
     use std::io::Write;
-    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name().and_then(|n| n.to_str()))
-    else {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name().and_then(|n| n.to_str())) else {
         return Err(io_err(dest, io::Error::other("not a file name")));
     };
     let dir = SafeDir::open(dir).map_err(|e| io_err(dest, e))?;
@@ -205,8 +208,7 @@ fn write_atomically(
 /// Whether `path` already holds `content`, read without following a symlink.
 fn holds(path: &Path, content: &[u8]) -> bool {
     use std::io::Read;
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-    else {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return false;
     };
     let Ok(Some(file)) = SafeDir::open(dir).and_then(|d| d.open_file(name)) else {

@@ -134,7 +134,8 @@ mod tests {
         assert_eq!(m.modified().unwrap(), old);
 
         std::fs::remove_file(t.stamp().unwrap()).unwrap();
-        let fifo = std::ffi::CString::new(t.stamp().unwrap().as_os_str().as_encoded_bytes()).unwrap();
+        let fifo =
+            std::ffi::CString::new(t.stamp().unwrap().as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         assert!(t.allow(), "a FIFO neither blocks nor silences");

@@ -539,7 +539,10 @@ mod tests {
             vec![MatchKey::new(Kind::Ipv4, "45.77.12.0/24", KeyMethod::Cidr)]
         );
         let c = ok("[ipv4-addr:value LIKE '45.%']");
-        assert_eq!(c.keys, vec![MatchKey::new(Kind::Ipv4, "45.0.0.0/8", KeyMethod::Cidr)]);
+        assert_eq!(
+            c.keys,
+            vec![MatchKey::new(Kind::Ipv4, "45.0.0.0/8", KeyMethod::Cidr)]
+        );
         for cut in ["45.77.1%", "%45.77%", "45.77.12.1%", "300.1.%"] {
             let r = unsupported(&format!("[ipv4-addr:value LIKE '{cut}']"));
             assert!(r.contains("octets"), "{cut}: {r}");
@@ -551,7 +554,11 @@ mod tests {
     fn like_suffix_on_a_domain_is_a_parent_domain_key() {
         for glob in ["%.evil.example", "%evil.example"] {
             let c = ok(&format!("[domain-name:value LIKE '{glob}']"));
-            assert_eq!(c.keys, vec![MatchKey::exact(Kind::Domain, "evil.example")], "{glob}");
+            assert_eq!(
+                c.keys,
+                vec![MatchKey::exact(Kind::Domain, "evil.example")],
+                "{glob}"
+            );
             assert!(!c.partial);
         }
         assert!(unsupported("[domain-name:value LIKE '%.com']").contains("single-label"));
@@ -568,7 +575,10 @@ mod tests {
         assert_eq!(c.keys, vec![MatchKey::exact(Kind::Md5, md5)]);
         assert!(c.partial);
         let r = unsupported("[file:name = t'2023-02-29T00:00:00Z']");
-        assert!(r.contains("invalid timestamp t'2023-02-29T00:00:00Z'"), "{r}");
+        assert!(
+            r.contains("invalid timestamp t'2023-02-29T00:00:00Z'"),
+            "{r}"
+        );
         // In a qualifier it governs every comparison: the pattern is invalid.
         let e = compile_str(
             "[ipv4-addr:value = '198.51.100.1'] START t'2023-02-29T00:00:00Z' STOP t'2024-01-01T00:00:00Z'",
@@ -580,13 +590,16 @@ mod tests {
     #[test]
     fn or_is_exact_and_and_is_partial() {
         // OpenCTI's poisonivy bundle: either branch satisfies the pattern.
-        let c = ok("[domain-name:value = 'apple.cmdnetview.com' OR ipv4-addr:value = '60.10.1.120']");
+        let c =
+            ok("[domain-name:value = 'apple.cmdnetview.com' OR ipv4-addr:value = '60.10.1.120']");
         assert!(!c.partial);
         let c = ok("[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'evil.example']");
         assert!(!c.partial);
         let c = ok("[ipv4-addr:value = '198.51.100.1' AND domain-name:value = 'evil.example']");
         assert!(c.partial);
-        let c = ok("[ipv4-addr:value = '198.51.100.1'] FOLLOWEDBY [domain-name:value = 'evil.example']");
+        let c = ok(
+            "[ipv4-addr:value = '198.51.100.1'] FOLLOWEDBY [domain-name:value = 'evil.example']",
+        );
         assert!(c.partial);
         let c = ok("[ipv4-addr:value = '198.51.100.1'] WITHIN 300 SECONDS");
         assert!(!c.partial);
@@ -595,7 +608,10 @@ mod tests {
         let c = ok("[ipv4-addr:value = '198.51.100.1'] REPEATS 3 TIMES");
         assert!(c.partial, "three observations are needed");
         let c = ok("[ipv4-addr:value = '198.51.100.1' OR file:size > 10]");
-        assert!(!c.partial, "an OR branch that cannot be indexed does not make the other partial");
+        assert!(
+            !c.partial,
+            "an OR branch that cannot be indexed does not make the other partial"
+        );
     }
 
     #[test]

@@ -365,7 +365,11 @@ fn open_out_dir(out: &Path, owner: writer::ListOwner) -> std::io::Result<SafeDir
             .map(|p| SafeDir::open(p).and_then(|d| d.metadata()))
             .transpose()?
             .map_or(0, |m| m.mode());
-        let mode = if parent_mode & 0o020 != 0 { 0o770 } else { 0o750 };
+        let mode = if parent_mode & 0o020 != 0 {
+            0o770
+        } else {
+            0o750
+        };
         if dir.set_owner_and_mode(owner.uid, owner.gid, mode).is_err() {
             dir.set_owner_and_mode(None, None, mode)?;
         }

@@ -427,7 +427,10 @@ fn partial_keys_say_so_in_their_value() {
         &[
             (
                 compound.clone(),
-                vec![exact(Kind::Ipv4, "198.51.100.7"), exact(Kind::Domain, "c2.example")],
+                vec![
+                    exact(Kind::Ipv4, "198.51.100.7"),
+                    exact(Kind::Domain, "c2.example"),
+                ],
             ),
             (full, vec![exact(Kind::Domain, "c2.example")]),
         ],
@@ -438,5 +441,8 @@ fn partial_keys_say_so_in_their_value() {
         lists["intelmatch-ip"]["198.51.100.7"],
         "source=opencti score=80 partial"
     );
-    assert_eq!(lists["intelmatch-domain"]["c2.example"], "source=misp,opencti score=80");
+    assert_eq!(
+        lists["intelmatch-domain"]["c2.example"],
+        "source=misp,opencti score=80"
+    );
 }

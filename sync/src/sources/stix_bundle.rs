@@ -263,7 +263,8 @@ impl Accumulator {
         // tie, or without dates, the one read last.
         let earlier = match self.seen.get(&id) {
             Some(seen) if seen.hash == hash => return,
-            Some(seen) if matches!((modified, seen.modified), (Some(new), Some(old)) if new < old) => {
+            Some(seen) if matches!((modified, seen.modified), (Some(new), Some(old)) if new < old) =>
+            {
                 *self.skipped.entry(SUPERSEDED.to_string()).or_default() += 1;
                 return;
             }

@@ -410,7 +410,10 @@ fn duplicates_identical_are_merged_different_last_wins() {
     let p1 = d.join("1.json").display().to_string();
     // Versions are counted apart from rejects: only the broken one is rejected.
     let _ = p1;
-    assert_eq!(rejects(&loaded.batch), [format!("{p2}: indicator--c: pattern missing")]);
+    assert_eq!(
+        rejects(&loaded.batch),
+        [format!("{p2}: indicator--c: pattern missing")]
+    );
     assert_eq!(loaded.skipped.get(stix_bundle::SUPERSEDED), Some(&2));
     let ind = &loaded.batch.indicators;
     assert_eq!(ind.len(), 2);
@@ -469,7 +472,11 @@ fn the_latest_modified_wins_whatever_the_file_order() {
         .collect();
     assert_eq!(by_id, [("indicator--a", "v2"), ("indicator--b", "b2")]);
     assert!(loaded.batch.indicators[0].revoked);
-    assert!(loaded.batch.rejects.is_empty(), "{:?}", rejects(&loaded.batch));
+    assert!(
+        loaded.batch.rejects.is_empty(),
+        "{:?}",
+        rejects(&loaded.batch)
+    );
     assert_eq!(loaded.skipped.get(stix_bundle::SUPERSEDED), Some(&2));
 }
 
