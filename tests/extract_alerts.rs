@@ -1065,3 +1065,60 @@ fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
         }
     }
 }
+
+/// Custom decoders put IoCs under `data` where no catalog rule looks (issue 23
+/// point 7): whole strong values are looked up with their path as the field;
+/// identifiers, versions, sentences and the event's own metadata are not.
+#[test]
+fn unknown_data_fields_with_whole_strong_values_are_looked_up() {
+    let alert = r#"{"timestamp":"2026-03-02T10:00:00.000+0000","rule":{"id":"100500","level":5,"groups":["mail"]},
+        "agent":{"id":"000","name":"manager","ip":"203.0.113.200"},"full_log":"from=evil@phish.example 203.0.113.99",
+        "data":{"mail":{"from":"Billing <billing@phish.example>","sender":"billing@phish.example","subject":"Invoice 4471 from https://pay.example.com",
+                        "links":["https://pay.phish.example/login","not a link"],"relay":"203.0.113.9","helo":"mx1.phish.example.com",
+                        "id":"a6c7d8e9f0a1b2c3d4e5f60718293a4b","attachment":{"sha256":"275A021BBFB6489E54D471899F7DB9D1663FC695EC2FE2A2C4538AABF651FD0F","name":"invoice.zip"}},
+                "app":{"version":"1.0.3.0","build":"10.0.19041.1"}}}"#;
+    let json = parse_alert(alert.as_bytes()).unwrap();
+    let got = extract(&json, &test_opts());
+    let fields: BTreeSet<(String, Kind, String)> = got
+        .candidates
+        .iter()
+        .map(|c| (c.field.clone(), c.kind, c.value.clone()))
+        .collect();
+    let want: BTreeSet<(String, Kind, String)> = [
+        ("data.mail.sender", Kind::Email, "billing@phish.example"),
+        (
+            "data.mail.links[0]",
+            Kind::Url,
+            "https://pay.phish.example/login",
+        ),
+        ("data.mail.relay", Kind::Ipv4, "203.0.113.9"),
+        ("data.mail.helo", Kind::Domain, "mx1.phish.example.com"),
+        (
+            "data.mail.attachment.sha256",
+            Kind::Sha256,
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f",
+        ),
+    ]
+    .iter()
+    .map(|(f, k, v)| (f.to_string(), *k, v.to_string()))
+    .collect();
+    // Not: `from` (a display name around the address), the subject (a
+    // sentence), `id` (a 32-hex identifier), versions and builds (they parse
+    // as addresses), the envelope and `full_log`. `invoice.zip` may come out
+    // as a host name: `.zip` is a real top-level domain (as in `detect`).
+    let extra: Vec<_> = fields.difference(&want).collect();
+    let missing: Vec<_> = want.difference(&fields).collect();
+    assert!(missing.is_empty(), "missing {missing:?}");
+    assert!(
+        extra
+            .iter()
+            .all(|(f, _, _)| f == "data.mail.attachment.name"),
+        "unexpected {extra:?}"
+    );
+
+    let off = ExtractOptions {
+        unknown_fields: false,
+        ..test_opts()
+    };
+    assert!(extract(&json, &off).candidates.is_empty());
+}

@@ -128,6 +128,16 @@ pub struct ExtractConfig {
     /// 203.0.113.0/24, 2001:db8::/32) taken from alerts, for labs and tests whose
     /// sample data uses them. Off by default: they are never real traffic.
     pub documentation_is_public: bool,
+    /// `"strong"`: `data` fields no rule reads are looked up when their whole
+    /// value is a strong value (custom decoders); `"off"`: only the catalog.
+    pub unknown_fields: UnknownFields,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownFields {
+    Strong,
+    Off,
 }
 
 impl Default for ExtractConfig {
@@ -136,6 +146,7 @@ impl Default for ExtractConfig {
             extra_paths: Vec::new(),
             max_candidates: 256,
             documentation_is_public: false,
+            unknown_fields: UnknownFields::Strong,
         }
     }
 }
@@ -163,11 +174,19 @@ impl ExtractConfig {
             .int("max_candidates", 1, i64::MAX)?
             .unwrap_or(ExtractConfig::default().max_candidates);
         let documentation_is_public = t.bool("documentation_is_public")?.unwrap_or(false);
+        let unknown_fields = t
+            .parse("unknown_fields", |s| match s {
+                "strong" => Ok(UnknownFields::Strong),
+                "off" => Ok(UnknownFields::Off),
+                other => Err(format!("expected \"strong\" or \"off\", got `{other}`")),
+            })?
+            .unwrap_or(UnknownFields::Strong);
         t.finish()?;
         Ok(ExtractConfig {
             extra_paths,
             max_candidates,
             documentation_is_public,
+            unknown_fields,
         })
     }
 
@@ -183,6 +202,7 @@ impl ExtractConfig {
                 .collect(),
             max_candidates: self.max_candidates,
             documentation_is_public: self.documentation_is_public,
+            unknown_fields: self.unknown_fields == UnknownFields::Strong,
         }
     }
 }

@@ -185,6 +185,7 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
             ],
             max_candidates: 64,
             documentation_is_public: false,
+            unknown_fields: UnknownFields::Off,
         }
     );
     assert_eq!(

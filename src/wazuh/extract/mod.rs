@@ -16,6 +16,8 @@ use matcher::tokenize;
 use matcher::Kind;
 use serde::Serialize;
 
+mod unknown_fields;
+
 use super::catalog::{is_envelope_path, Cond, ExtraPath, Extractor, FieldRule, CATALOG};
 use super::json::{self, Json, Object};
 pub use super::path::MAX_FANOUT;
@@ -55,6 +57,9 @@ pub struct ExtractOptions {
     /// 203.0.113.0/24, 2001:db8::/32) as public. For tests and labs whose sample
     /// data uses them; default false.
     pub documentation_is_public: bool,
+    /// Also look up the strong whole values of `data` fields no rule reads
+    /// (`unknown_fields.rs`). Default true.
+    pub unknown_fields: bool,
 }
 
 impl Default for ExtractOptions {
@@ -64,6 +69,7 @@ impl Default for ExtractOptions {
             extra_paths: Vec::new(),
             max_candidates: DEFAULT_MAX_CANDIDATES,
             documentation_is_public: false,
+            unknown_fields: true,
         }
     }
 }
@@ -118,6 +124,7 @@ pub fn extract(alert: &Json<'_>, opts: &ExtractOptions) -> Extraction {
     let mut c = Collector {
         opts,
         out: Extraction::default(),
+        read: Vec::new(),
     };
     if !alert.is_object() {
         return c.out;
@@ -144,6 +151,11 @@ pub fn extract(alert: &Json<'_>, opts: &ExtractOptions) -> Extraction {
                 run(alert, steps, &mut memo, *extractor, &mut c);
             }
         }
+    }
+    if opts.unknown_fields {
+        let mut read = std::mem::take(&mut c.read);
+        read.sort_unstable();
+        unknown_fields::collect(alert, &read, &mut c);
     }
     c.out
 }
@@ -295,6 +307,9 @@ fn run<'a>(
     c: &mut Collector,
 ) {
     resolve(root, steps, memo, &mut |field, leaf, parent| {
+        if c.opts.unknown_fields {
+            c.read.push(leaf as *const Json<'_> as usize);
+        }
         if c.full() {
             c.out.truncated = true;
             return;
@@ -643,6 +658,9 @@ fn text(c: &mut Collector, field: &str, raw: &str) {
 struct Collector<'o> {
     opts: &'o ExtractOptions,
     out: Extraction,
+    /// The leaves catalog rules resolved (by address), which the unknown-field
+    /// fallback leaves alone.
+    read: Vec<usize>,
 }
 
 impl Collector<'_> {
