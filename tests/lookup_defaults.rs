@@ -32,8 +32,9 @@ impl Env {
         std::fs::write(
             dir.path().join("intel.txt"),
             format!(
-                "# reported by a well-meaning analyst\n{}\n{MALICIOUS_DOMAIN}\n{MALICIOUS_IP}\n",
-                WELL_KNOWN.map(|(v, _)| v).join("\n")
+                "# reported by a well-meaning analyst\n{}\n{}\n{MALICIOUS_DOMAIN}\n{MALICIOUS_IP}\n",
+                WELL_KNOWN.map(|(v, _)| v).join("\n"),
+                UNDER_A_LISTED_ENTRY.map(|(v, _)| v).join("\n")
             ),
         )
         .unwrap();
@@ -102,8 +103,8 @@ fn lists(v: &Value) -> Vec<&str> {
 
 /// The well-known values and the bundled list that names each: the three
 /// every SOC meets first, then one per remaining list type (network
-/// containment, substring, hostname suffix through a URL's host, regex).
-const WELL_KNOWN: [(&str, &str); 7] = [
+/// containment, substring, regex). Each indicator's own value is on its list.
+const WELL_KNOWN: [(&str, &str); 6] = [
     ("8.8.8.8", "List of known IPv4 public DNS resolvers"),
     ("google.com", "List of known google domains"),
     (EMPTY_SHA256, "List of known hashes for empty files"),
@@ -113,12 +114,22 @@ const WELL_KNOWN: [(&str, &str); 7] = [
         "List of known domains used by automated malware analysis services & security vendors",
     ),
     (
-        "https://bit.ly/3xYzAbC",
-        "List of known URL Shorteners domains",
-    ),
-    (
         "abuse@login-micros0ft-verify.top",
         "Common contact e-mail addresses",
+    ),
+];
+
+/// Indicators more specific than a listed entry: a subdomain of a listed name,
+/// a URL with a path on a listed host. They hit, annotated with the list
+/// (issue 23: `http://bit.ly/2A5rxKB` was hidden by the URL-shortener list).
+const UNDER_A_LISTED_ENTRY: [(&str, &str); 2] = [
+    (
+        "cdn.api.ipify.org",
+        "List of known domains to know external IP",
+    ),
+    (
+        "https://bit.ly/3xYzAbC",
+        "List of known URL Shorteners domains",
     ),
 ];
 
@@ -136,6 +147,12 @@ fn default_warninglists_suppress_well_known_values_but_not_intel() {
         // Suppressed, not absent: the intel holds it and the lookup says which
         // list dropped it.
         assert_eq!(v["suppressed"], 1, "{value}: {v}");
+        assert!(lists(v).contains(list), "{value}: {v}");
+    }
+    let specific = env.lookup(&UNDER_A_LISTED_ENTRY.map(|(v, _)| v));
+    for ((value, list), v) in UNDER_A_LISTED_ENTRY.iter().zip(&specific) {
+        assert_eq!(hits(v), 1, "{value} is more specific than the entry: {v}");
+        assert_eq!(v["suppressed"], 0, "{value}: {v}");
         assert!(lists(v).contains(list), "{value}: {v}");
     }
     for v in &out[WELL_KNOWN.len()..] {

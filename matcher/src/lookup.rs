@@ -66,7 +66,9 @@ pub struct Hit {
     pub value: String,
     /// The key that matched: the network, the parent domain, the URL host, the pattern.
     pub matched: String,
-    /// Warninglist records naming this value (only with [`WarninglistMode::Annotate`]).
+    /// Warninglist records naming the looked-up value: every hit with
+    /// [`WarninglistMode::Annotate`]; with `Suppress`, the hits a list does
+    /// not hide because the indicator is more specific or wider than the entry.
     pub warninglists: Vec<RecordId>,
 }
 
@@ -74,7 +76,7 @@ pub struct Hit {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub hits: Vec<Hit>,
-    /// Intel hits dropped because a warninglist names the value.
+    /// Intel hits dropped because a warninglist lists the indicator's own value.
     pub suppressed: usize,
     /// The warninglist records that named it.
     pub warninglists: Vec<RecordId>,
@@ -284,6 +286,8 @@ impl<'i> Lookup<'i> {
     fn finish(&mut self, value: &str) -> Outcome {
         let records = self.index.records();
         let mut out = Outcome::default();
+        // Warninglist records that named the value, with the key that did.
+        let mut listed: Vec<(RecordId, HitMethod, String)> = Vec::new();
         let mut raw = std::mem::take(&mut self.raw);
         raw.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.rank().cmp(&b.1.rank())));
         raw.dedup_by_key(|r| r.0);
@@ -298,7 +302,7 @@ impl<'i> Lookup<'i> {
                     continue;
                 }
                 if self.opts.warninglists != WarninglistMode::Off {
-                    out.warninglists.push(id);
+                    listed.push((id, method, matched));
                 }
                 continue;
             }
@@ -325,19 +329,26 @@ impl<'i> Lookup<'i> {
             });
         }
         self.raw = raw;
-        if !out.warninglists.is_empty() {
-            match self.opts.warninglists {
-                WarninglistMode::Suppress => {
-                    out.suppressed = out.hits.len();
-                    out.hits.clear();
+        out.warninglists = listed.iter().map(|(id, _, _)| *id).collect();
+        if !listed.is_empty() {
+            // A list hides an indicator only when the indicator's own value is
+            // on it; an indicator more specific than the listed entry (a URL
+            // with a path on a listed host, a subdomain of a listed name) or
+            // wider (a network around a listed address) is kept, annotated.
+            let suppress = self.opts.warninglists == WarninglistMode::Suppress;
+            let before = out.hits.len();
+            out.hits.retain_mut(|h| {
+                if suppress
+                    && listed
+                        .iter()
+                        .any(|(_, method, key)| covers(*method, key, h))
+                {
+                    return false;
                 }
-                WarninglistMode::Annotate => {
-                    for h in &mut out.hits {
-                        h.warninglists = out.warninglists.clone();
-                    }
-                }
-                WarninglistMode::Off => {}
-            }
+                h.warninglists = out.warninglists.clone();
+                true
+            });
+            out.suppressed = before - out.hits.len();
         }
         out.hits.sort_by(|a, b| {
             a.method
@@ -348,6 +359,43 @@ impl<'i> Lookup<'i> {
         });
         out
     }
+}
+
+/// Whether the warninglist entry that matched the looked-up value (with
+/// `method`, on `key`) lists the indicator of `hit` itself: a MISP `substring`
+/// list's entry inside it (that is what membership means for such a list), its
+/// address or network inside the listed address or network, otherwise the
+/// very key the indicator has (a domain equal to the listed name, not a
+/// subdomain of it; the same URL or hash).
+fn covers(method: HitMethod, key: &str, hit: &Hit) -> bool {
+    if method == HitMethod::Substring {
+        // The list matched the value; the indicator must be that value.
+        return hit.matched == hit.value;
+    }
+    match (parse_net(key), parse_net(&hit.matched)) {
+        (Some((v4, net, len)), Some((own_v4, own, own_len))) => {
+            v4 == own_v4 && own_len >= len && same_prefix(own, net, len, if v4 { 32 } else { 128 })
+        }
+        _ => key == hit.matched,
+    }
+}
+
+/// `addr` or `addr/len` as (is v4, address bits, prefix length).
+fn parse_net(s: &str) -> Option<(bool, u128, u32)> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l.parse::<u32>().ok()?)),
+        None => (s, None),
+    };
+    match addr.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => Some((true, u128::from(u32::from(a)), len.unwrap_or(32).min(32))),
+        IpAddr::V6(a) => Some((false, u128::from(a), len.unwrap_or(128).min(128))),
+    }
+}
+
+/// Whether the first `len` of `width` bits of `a` and `b` agree.
+fn same_prefix(a: u128, b: u128, len: u32, width: u32) -> bool {
+    let shift = width - len;
+    shift >= 128 || a >> shift == b >> shift
 }
 
 fn last_labels(domain: &str, labels: usize) -> &str {

@@ -269,26 +269,64 @@ fn expiry_revocation_and_score_apply_at_match_time() {
 #[test]
 fn warninglists_suppress_annotate_or_stay_off() {
     let tmp = tempfile::tempdir().unwrap();
-    let wl = Record {
+    let wl = |id: &str| Record {
         source: "warninglists".into(),
         source_type: "warninglist".into(),
         record_kind: RecordKind::Warninglist,
-        id: "google".into(),
-        name: "List of known google domains".into(),
+        id: id.into(),
+        name: format!("list {id}"),
         ..Record::default()
     };
     build(
         tmp.path(),
         &[
             (
-                record("dom", 80),
+                record("sub", 80),
                 vec![MatchKey::exact(Kind::Domain, "mail.google.com")],
             ),
-            (wl, vec![MatchKey::exact(Kind::Domain, "google.com")]),
+            (
+                record("dom", 80),
+                vec![MatchKey::exact(Kind::Domain, "google.com")],
+            ),
+            (
+                record("short-url", 80),
+                vec![MatchKey::exact(Kind::Url, "http://bit.ly/2A5rxKB")],
+            ),
+            (
+                record("dns", 70),
+                vec![MatchKey::exact(Kind::Ipv4, "8.8.8.8")],
+            ),
+            (
+                record("wide", 60),
+                vec![MatchKey::new(Kind::Ipv4, "8.8.0.0/16", KeyMethod::Cidr)],
+            ),
+            (
+                wl("google"),
+                vec![MatchKey::exact(Kind::Domain, "google.com")],
+            ),
+            (
+                wl("shorteners"),
+                vec![MatchKey::exact(Kind::Domain, "bit.ly")],
+            ),
+            (
+                wl("resolvers"),
+                vec![MatchKey::new(Kind::Ipv4, "8.8.8.0/24", KeyMethod::Cidr)],
+            ),
         ],
     );
     let index = Index::open(tmp.path()).unwrap();
-    let with = |mode| {
+    let ids = |o: &matcher::lookup::Outcome| -> Vec<(String, usize)> {
+        o.hits
+            .iter()
+            .map(|h| {
+                (
+                    index.records().get(h.record).unwrap().id,
+                    h.warninglists.len(),
+                )
+            })
+            .collect()
+    };
+    let with = |mode, kind, value: &str| {
         let mut l = Lookup::new(
             &index,
             LookupOptions {
@@ -296,17 +334,38 @@ fn warninglists_suppress_annotate_or_stay_off() {
                 ..LookupOptions::default()
             },
         );
-        l.value(Kind::Domain, "mail.google.com")
+        l.value(kind, value)
     };
-    let s = with(WarninglistMode::Suppress);
+    // A list hides an indicator whose own value it lists...
+    let s = with(WarninglistMode::Suppress, Kind::Domain, "google.com");
     assert!(s.hits.is_empty());
     assert_eq!(s.suppressed, 1);
-    let a = with(WarninglistMode::Annotate);
-    assert_eq!(a.hits.len(), 1);
-    assert_eq!(a.hits[0].warninglists.len(), 1);
-    let o = with(WarninglistMode::Off);
-    assert_eq!(o.hits.len(), 1);
-    assert!(o.hits[0].warninglists.is_empty());
+    let s = with(WarninglistMode::Suppress, Kind::Ipv4, "8.8.8.8");
+    assert_eq!(
+        ids(&s),
+        [("wide".to_string(), 1)],
+        "8.8.8.8 is inside 8.8.8.0/24; 8.8.0.0/16 is not"
+    );
+    assert_eq!(s.suppressed, 1);
+    // ...never a more specific one under a listed entry: it is annotated.
+    let s = with(WarninglistMode::Suppress, Kind::Domain, "mail.google.com");
+    assert_eq!(ids(&s), [("sub".to_string(), 1)]);
+    assert_eq!(
+        s.suppressed, 1,
+        "the parent-domain hit on google.com itself is hidden"
+    );
+    let s = with(
+        WarninglistMode::Suppress,
+        Kind::Url,
+        "http://bit.ly/2A5rxKB",
+    );
+    assert_eq!(ids(&s), [("short-url".to_string(), 1)]);
+    assert_eq!(s.suppressed, 0);
+
+    let a = with(WarninglistMode::Annotate, Kind::Domain, "google.com");
+    assert_eq!(ids(&a), [("dom".to_string(), 1)]);
+    let o = with(WarninglistMode::Off, Kind::Domain, "google.com");
+    assert_eq!(ids(&o), [("dom".to_string(), 0)]);
 }
 
 #[test]
