@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::domains::DomainHit;
 use crate::index::iptable::IpHit;
 use crate::index::records::{FLAG_PARTIAL, FLAG_RELATED, FLAG_REVOKED, FLAG_WARNINGLIST};
+use crate::index::substrings::Found;
 use crate::index::{parse_ip_key, Index, RecordId};
 use crate::key::HitMethod;
 use crate::kind::Kind;
@@ -140,18 +141,9 @@ impl<'i> Lookup<'i> {
     pub fn text(&mut self, text: &str) -> Outcome {
         self.raw.clear();
         let lower = text.to_lowercase();
-        if let Ok(set) = self.index.substrings() {
-            let mut found = Vec::new();
-            set.scan(&lower, None, &mut found);
-            for p in found {
-                self.ids.clear();
-                self.index.postings(p.posting, &mut self.ids);
-                for &id in &self.ids {
-                    self.raw
-                        .push((id, HitMethod::Substring, p.text.clone(), p.kind));
-                }
-            }
-        }
+        let mut found = Vec::new();
+        self.index.substrings().scan(&lower, None, &mut found);
+        self.push_found(&found, None);
         self.finish(text)
     }
 
@@ -240,21 +232,7 @@ impl<'i> Lookup<'i> {
 
     fn url_value(&mut self, url: &str) {
         self.exact_key(Kind::Url, url, HitMethod::Exact, url);
-        if let Ok(set) = self.index.substrings() {
-            if !set.is_empty() {
-                let mut found = Vec::new();
-                set.prefixes(Kind::Url, url, &mut found);
-                set.scan(url, Some(Kind::Url), &mut found);
-                for p in found {
-                    self.ids.clear();
-                    self.index.postings(p.posting, &mut self.ids);
-                    for &id in &self.ids {
-                        self.raw
-                            .push((id, HitMethod::Substring, p.text.clone(), self.kind));
-                    }
-                }
-            }
-        }
+        self.substrings(Kind::Url, url);
         if !self.opts.url_host {
             return;
         }
@@ -272,21 +250,28 @@ impl<'i> Lookup<'i> {
     }
 
     fn substrings(&mut self, kind: Kind, value: &str) {
-        let Ok(set) = self.index.substrings() else {
-            return;
-        };
+        let set = self.index.substrings();
         if set.is_empty() {
             return;
         }
         let mut found = Vec::new();
         set.prefixes(kind, value, &mut found);
         set.scan(value, Some(kind), &mut found);
-        for p in found {
+        self.push_found(&found, Some(self.kind));
+    }
+
+    /// Hits of found patterns; `kind` is the looked-up value's (free text: the pattern's).
+    fn push_found(&mut self, found: &[Found<'_>], kind: Option<Kind>) {
+        for f in found {
             self.ids.clear();
-            self.index.postings(p.posting, &mut self.ids);
+            self.index.postings(f.posting, &mut self.ids);
             for &id in &self.ids {
-                self.raw
-                    .push((id, HitMethod::Substring, p.text.clone(), self.kind));
+                self.raw.push((
+                    id,
+                    HitMethod::Substring,
+                    f.text.to_string(),
+                    kind.unwrap_or(f.kind),
+                ));
             }
         }
     }
