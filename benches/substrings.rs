@@ -135,6 +135,8 @@ fn binary(dir: &Path, n: u64, runs: usize, hit: &[u8]) {
     let mut rss = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
+        // Reaped by wait4 below, which also gives its peak RSS.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(&bin)
             .arg("integrate")
             .arg(&alert)
