@@ -211,18 +211,22 @@ impl<'i> Lookup<'i> {
             } else {
                 HitMethod::ParentDomain
             };
-            // An indicator on a public suffix (or above) never matches its
-            // children; warninglists are exempt (they list suffixes on purpose).
-            let bounded = !h.exact && h.labels <= suffix_labels.min(total_labels);
+            // Nothing on a public suffix (or above) reaches the names under
+            // it: not an indicator, and not a warninglist entry, which would
+            // silence every hit under `com` (the compiler refuses those too).
+            if !h.exact && h.labels <= suffix_labels.min(total_labels) {
+                continue;
+            }
             self.ids.clear();
             self.index.postings(h.posting, &mut self.ids);
             for &id in &self.ids {
+                // Hostname warninglists cover subdomains whatever `parent_domains` says.
                 let warninglist = self
                     .index
                     .records()
                     .header(id)
                     .is_some_and(|hd| hd.has(FLAG_WARNINGLIST));
-                if !warninglist && (bounded || (!h.exact && !self.opts.parent_domains)) {
+                if !warninglist && !h.exact && !self.opts.parent_domains {
                     continue;
                 }
                 self.raw.push((id, method, matched.to_string(), self.kind));

@@ -550,3 +550,45 @@ fn cleanup_removes_the_builds_of_dead_builders_at_once_and_never_a_live_one() {
     assert!(!published.join(".building").exists());
     assert!(Index::open(tmp.path()).is_ok());
 }
+
+/// A warninglist entry on a public suffix that reached a generation anyway
+/// (the compiler refuses them) still suppresses nothing under the suffix,
+/// while an entry under it does.
+#[test]
+fn warninglist_entries_on_a_public_suffix_suppress_nothing_under_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = |name: &str| Record {
+        source: "warninglists".into(),
+        record_kind: RecordKind::Warninglist,
+        id: format!("warninglist:{name}"),
+        name: name.into(),
+        ..Record::default()
+    };
+    build(
+        tmp.path(),
+        &[
+            (
+                record("uk", 80),
+                vec![MatchKey::exact(Kind::Domain, "c2.evil.co.uk")],
+            ),
+            (
+                record("ex", 80),
+                vec![MatchKey::exact(Kind::Domain, "c2.corp.example")],
+            ),
+            (
+                list("hostile"),
+                vec![MatchKey::exact(Kind::Domain, "co.uk")],
+            ),
+            (
+                list("ours"),
+                vec![MatchKey::exact(Kind::Domain, "corp.example")],
+            ),
+        ],
+    );
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, LookupOptions::default());
+    let out = l.value(Kind::Domain, "c2.evil.co.uk");
+    assert_eq!((out.hits.len(), out.suppressed), (1, 0));
+    let out = l.value(Kind::Domain, "c2.corp.example");
+    assert_eq!((out.hits.len(), out.suppressed), (0, 1));
+}
