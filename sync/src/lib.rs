@@ -4,6 +4,7 @@ pub mod batch;
 pub mod compile;
 pub mod config;
 pub mod export;
+pub mod limits;
 pub mod source;
 pub mod sources;
 pub mod store;
