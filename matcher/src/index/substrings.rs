@@ -12,9 +12,11 @@
 //!   text length × [`MAX_PATTERN_LEN`] steps, whatever the number of patterns.
 //!
 //! File layout: `IMSUBS02`, then u64 little-endian entry count, substring FST
-//! length and prefix FST length; the entries (kind tag, method, posting: 10
-//! bytes each) sorted by method, text and kind; the two FSTs. An FST value
-//! is `first entry << 8 | entry count` of its text.
+//! length and prefix FST length, and two u128 masks of the kind tags each FST
+//! holds (so that a value of a kind no pattern has is not scanned at all);
+//! the entries (kind tag, method, posting: 10 bytes each) sorted by method,
+//! text and kind; the two FSTs. An FST value is `first entry << 8 | entry
+//! count` of its text.
 
 use std::io::{self, Write};
 use std::ops::Range;
@@ -25,7 +27,7 @@ use crate::key::KeyMethod;
 use crate::kind::Kind;
 
 const MAGIC: &[u8; 8] = b"IMSUBS02";
-const HEADER_LEN: usize = 32;
+const HEADER_LEN: usize = 64;
 const ENTRY_LEN: usize = 10;
 
 /// Longest substring pattern the builder accepts: bounds the work per text byte.
@@ -49,6 +51,7 @@ pub fn write<W: Write>(out: &mut W, mut entries: Vec<Entry>) -> io::Result<()> {
     let mut table = Vec::with_capacity(entries.len() * ENTRY_LEN);
     let mut substrings = fst::raw::Builder::memory();
     let mut prefixes = fst::raw::Builder::memory();
+    let mut kinds = [0u128; 2];
     let mut i = 0;
     while i < entries.len() {
         let (method, text) = (entries[i].0, &entries[i].1);
@@ -57,6 +60,7 @@ pub fn write<W: Write>(out: &mut W, mut entries: Vec<Entry>) -> io::Result<()> {
             let (_, _, kind, posting) = &entries[j];
             table.push(kind.tag());
             table.push(u8::from(method == KeyMethod::Prefix));
+            kinds[usize::from(method == KeyMethod::Prefix)] |= kind_bit(*kind);
             table.extend_from_slice(&posting.to_le_bytes());
             j += 1;
         }
@@ -77,6 +81,9 @@ pub fn write<W: Write>(out: &mut W, mut entries: Vec<Entry>) -> io::Result<()> {
     for n in [entries.len(), substrings.len(), prefixes.len()] {
         out.write_all(&(n as u64).to_le_bytes())?;
     }
+    for mask in kinds {
+        out.write_all(&mask.to_le_bytes())?;
+    }
     out.write_all(&table)?;
     out.write_all(&substrings)?;
     out.write_all(&prefixes)
@@ -91,6 +98,8 @@ pub struct Corrupt(pub &'static str);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Layout {
     count: usize,
+    /// [`kind_bit`]s of the substring and of the prefix patterns.
+    kinds: [u128; 2],
     entries: Range<usize>,
     substrings: Range<usize>,
     prefixes: Range<usize>,
@@ -123,8 +132,10 @@ impl Layout {
         if pre_end != bytes.len() {
             return Err(Corrupt("lengths do not add up to the file size"));
         }
+        let mask = |at: usize| u128::from_le_bytes(bytes[at..at + 16].try_into().unwrap());
         let layout = Layout {
             count,
+            kinds: [mask(32), mask(48)],
             entries: HEADER_LEN..entries_end,
             substrings: entries_end..sub_end,
             prefixes: sub_end..pre_end,
@@ -139,6 +150,7 @@ impl Layout {
 #[derive(Default)]
 pub struct SubstringSet<'a> {
     count: usize,
+    kinds: [u128; 2],
     entries: &'a [u8],
     substrings: Option<Fst<&'a [u8]>>,
     prefixes: Option<Fst<&'a [u8]>>,
@@ -158,6 +170,7 @@ impl<'a> SubstringSet<'a> {
         let fst = |r: &Range<usize>| bytes.get(r.clone()).and_then(|b| Fst::new(b).ok());
         SubstringSet {
             count: layout.count,
+            kinds: layout.kinds,
             entries: bytes.get(layout.entries.clone()).unwrap_or_default(),
             substrings: fst(&layout.substrings),
             prefixes: fst(&layout.prefixes),
@@ -175,6 +188,9 @@ impl<'a> SubstringSet<'a> {
 
     /// Prefix patterns of `kind` that `value` (lowercase) starts with.
     pub fn prefixes<'v>(&self, kind: Kind, value: &'v str, out: &mut Vec<Found<'v>>) {
+        if self.kinds[1] & kind_bit(kind) == 0 {
+            return;
+        }
         if let Some(fst) = &self.prefixes {
             self.walk(fst, fst.root(), value, 0, Some(kind), out);
         }
@@ -186,6 +202,9 @@ impl<'a> SubstringSet<'a> {
         let Some(fst) = &self.substrings else {
             return;
         };
+        if self.kinds[0] & kind.map_or(u128::MAX, kind_bit) == 0 {
+            return;
+        }
         let from = out.len();
         let root = fst.root();
         // A pattern is whole characters, so it starts on a character boundary.
@@ -249,6 +268,11 @@ impl<'a> SubstringSet<'a> {
             }
         }
     }
+}
+
+/// A kind's bit in the masks (tags are ASCII).
+fn kind_bit(kind: Kind) -> u128 {
+    1u128.checked_shl(u32::from(kind.tag())).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -316,6 +340,19 @@ mod tests {
         check(0);
         check(10);
         check(20_000);
+    }
+
+    #[test]
+    fn every_kind_has_a_bit_and_kinds_without_patterns_find_nothing() {
+        for k in Kind::ALL {
+            assert_ne!(kind_bit(k), 0, "{k}");
+        }
+        let bytes = set_bytes(3);
+        let set = SubstringSet::open(&bytes).unwrap();
+        let mut out = Vec::new();
+        set.scan("phish evil-path", Some(Kind::Md5), &mut out);
+        set.prefixes(Kind::Domain, "http://bad.example/", &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
