@@ -5,7 +5,8 @@
 //! - criterion: one alert as a fresh `integrate` process matches it (open the
 //!   generation, match, render), and one alert in a resident process;
 //! - the real binary: `integrate` run K times (default 50) on the same alert,
-//!   median wall time and median peak RSS of one run (from `wait4`).
+//!   median wall time and median peak RSS of one run (from `wait4`, spawned
+//!   by a fresh copy of this bench so that its own memory does not count).
 //!
 //! ```text
 //! cargo bench --bench substrings             # 200,000 patterns, 50 runs
@@ -130,29 +131,26 @@ fn binary(dir: &Path, n: u64, runs: usize, hit: &[u8]) {
     let queue = queue::Queue::bind(&home.join("queue/sockets/queue"));
     let bin = std::env::var("INTELMATCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_intelmatch").to_string());
-
-    let mut walls = Vec::with_capacity(runs);
-    let mut rss = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        // Reaped by wait4 below, which also gives its peak RSS.
-        #[allow(clippy::zombie_processes)]
-        let child = Command::new(&bin)
-            .arg("integrate")
-            .arg(&alert)
-            .args(["", "", ""])
-            .arg(&options)
-            .spawn()
-            .unwrap();
-        let mut status = 0;
-        // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-        walls.push(started.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(pid, child.id() as i32);
-        assert_eq!(status, 0, "integrate failed");
-        rss.push(usage.ru_maxrss as f64 / 1024.0);
-    }
+    // A child's peak RSS includes its parent's up to the exec, and this
+    // process is large by now: a fresh copy of it spawns the runs.
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(
+            SPAWNER,
+            format!("{bin}\n{}\n{}\n{runs}", alert.display(), options.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut walls, mut rss): (Vec<f64>, Vec<f64>) = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(w, r)| (w.parse::<f64>().unwrap(), r.parse::<f64>().unwrap()))
+        .unzip();
+    assert_eq!(walls.len(), runs);
     let received = queue.finish();
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -166,7 +164,40 @@ fn binary(dir: &Path, n: u64, runs: usize, hit: &[u8]) {
     );
 }
 
+/// Set (to `bin\nalert\noptions\nruns`) when this bench runs as the spawner.
+const SPAWNER: &str = "INTELMATCH_BENCH_SPAWNER";
+
+/// Runs integrate as told by [`SPAWNER`]; prints `wall_ms peak_rss_mib` per run.
+fn spawn_runs(spec: &str) {
+    let [bin, alert, options, runs] = spec.lines().collect::<Vec<_>>()[..] else {
+        panic!("{SPAWNER}: {spec}");
+    };
+    for _ in 0..runs.parse::<usize>().unwrap() {
+        let started = Instant::now();
+        // Reaped by wait4 below, which also gives its peak RSS.
+        #[allow(clippy::zombie_processes)]
+        let child = Command::new(bin)
+            .arg("integrate")
+            .arg(alert)
+            .args(["", "", ""])
+            .arg(options)
+            .spawn()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        let wall = started.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(pid, child.id() as i32);
+        assert_eq!(status, 0, "integrate failed");
+        println!("{wall} {}", usage.ru_maxrss as f64 / 1024.0);
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var(SPAWNER) {
+        return spawn_runs(&spec);
+    }
     let n = env_or("INTELMATCH_BENCH_SUBSTRINGS", 200_000);
     let runs = env_or("INTELMATCH_BENCH_RUNS", 50) as usize;
     let dir = index_dir(n);
