@@ -190,3 +190,122 @@ fn benign_values_never_hit_by_default_and_are_named_when_annotating() {
     assert_eq!(hits(&v), 1, "{v}");
     assert!(lists(&v).is_empty());
 }
+
+/// A MISP instance mirrors lists whose entries would silence every hit of
+/// every source: `com` (substring), `co.uk` (hostname), `0.0.0.0/0` and
+/// `::/0` (cidr). They are refused and reported by `sync` and `status`, and
+/// suppress nothing; the other entries of the same lists still do.
+#[test]
+fn hostile_mirrored_entries_are_refused_and_suppress_nothing() {
+    let server = MispServer::start();
+    {
+        let mut w = server.world();
+        let e = w.add_event("Intel under common suffixes", true);
+        w.add_attr(e, "domain", "update.malware-cdn.com", true);
+        w.add_attr(e, "domain", "c2.evil.co.uk", true);
+        w.add_attr(e, "ip-dst", "45.33.32.156", true);
+        w.add_attr(e, "ip-dst", "2a01:4f8:c17:b8f::2", true);
+        w.add_attr(e, "domain", "benign.corp.example", true);
+        w.add_attr(e, "ip-dst", "239.255.255.250", true);
+        w.publish(e);
+        let list = |name: &str, kind: &str, attrs: &[&str], entries: &[&str]| {
+            serde_json::json!({"name": name, "version": 1, "type": kind,
+                "matching_attributes": attrs, "list": entries})
+        };
+        w.warninglists.push((
+            21,
+            list(
+                "Hostile substrings",
+                "substring",
+                &["domain", "url"],
+                &["com"],
+            ),
+            true,
+        ));
+        w.warninglists.push((
+            22,
+            list(
+                "Hostile hostnames",
+                "hostname",
+                &["domain", "hostname"],
+                &["co.uk", "corp.example"],
+            ),
+            true,
+        ));
+        w.warninglists.push((
+            23,
+            list(
+                "Hostile networks",
+                "cidr",
+                &["ip-src", "ip-dst"],
+                &["0.0.0.0/0", "::/0", "224.0.0.0/4"],
+            ),
+            true,
+        ));
+    }
+    let env = Env {
+        dir: tempfile::tempdir().unwrap(),
+        server,
+    };
+    std::fs::create_dir_all(env.dir.path().join("lists")).unwrap();
+    env.config("suppress");
+    let out = env.run(&["sync"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "index refused 3 keys: warninglist entry on a public suffix (e.g. warninglist \"Hostile ",
+        // The bundled lists' own (Microsoft's `.azurewebsites.net`, ...) apart.
+        "keys: bundled warninglist entry on a public suffix (e.g. warninglist \"",
+        "index refused 1 key: warninglist IPv4 network broader than /8 \
+         (e.g. warninglist \"Hostile networks\" (misp:misp): 0.0.0.0/0)",
+        "index refused 1 key: warninglist IPv6 network broader than /16 \
+         (e.g. warninglist \"Hostile networks\" (misp:misp): ::/0)",
+    ] {
+        assert!(summary.contains(line), "{line}\n{summary}");
+    }
+
+    for value in [
+        "update.malware-cdn.com",
+        "c2.evil.co.uk",
+        "45.33.32.156",
+        "2a01:4f8:c17:b8f::2",
+    ] {
+        let v = env.lookup(value);
+        assert_eq!(
+            (hits(&v), &v["suppressed"]),
+            (1, &Value::from(0)),
+            "{value}: {v}"
+        );
+    }
+    // What the lists name within the limits is still suppressed.
+    let v = env.lookup("benign.corp.example");
+    assert_eq!(
+        (hits(&v), lists(&v)),
+        (0, vec!["Hostile hostnames".to_string()])
+    );
+    let v = env.lookup("239.255.255.250");
+    assert_eq!(hits(&v), 0, "{v}");
+    assert!(lists(&v).iter().any(|l| l == "Hostile networks"), "{v}");
+
+    let out = env.run(&["status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused = &status["index"]["refused"]["warninglist entry on a public suffix"];
+    assert_eq!(refused["count"], 3, "{status}");
+    assert!(
+        refused["example"]
+            .as_str()
+            .unwrap()
+            .starts_with("warninglist \"Hostile "),
+        "{refused}"
+    );
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains("index refused 3 keys: warninglist entry on a public suffix"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("bundled"), "{warnings}");
+}

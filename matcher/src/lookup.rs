@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::domains::DomainHit;
 use crate::index::iptable::IpHit;
 use crate::index::records::{FLAG_PARTIAL, FLAG_RELATED, FLAG_REVOKED, FLAG_WARNINGLIST};
+use crate::index::substrings::Found;
 use crate::index::{parse_ip_key, Index, RecordId};
 use crate::key::HitMethod;
 use crate::kind::Kind;
@@ -142,18 +143,9 @@ impl<'i> Lookup<'i> {
     pub fn text(&mut self, text: &str) -> Outcome {
         self.raw.clear();
         let lower = text.to_lowercase();
-        if let Ok(set) = self.index.substrings() {
-            let mut found = Vec::new();
-            set.scan(&lower, None, &mut found);
-            for p in found {
-                self.ids.clear();
-                self.index.postings(p.posting, &mut self.ids);
-                for &id in &self.ids {
-                    self.raw
-                        .push((id, HitMethod::Substring, p.text.clone(), p.kind));
-                }
-            }
-        }
+        let mut found = Vec::new();
+        self.index.substrings().scan(&lower, None, &mut found);
+        self.push_found(&found, None);
         self.finish(text)
     }
 
@@ -221,18 +213,22 @@ impl<'i> Lookup<'i> {
             } else {
                 HitMethod::ParentDomain
             };
-            // An indicator on a public suffix (or above) never matches its
-            // children; warninglists are exempt (they list suffixes on purpose).
-            let bounded = !h.exact && h.labels <= suffix_labels.min(total_labels);
+            // Nothing on a public suffix (or above) reaches the names under
+            // it: not an indicator, and not a warninglist entry, which would
+            // silence every hit under `com` (the compiler refuses those too).
+            if !h.exact && h.labels <= suffix_labels.min(total_labels) {
+                continue;
+            }
             self.ids.clear();
             self.index.postings(h.posting, &mut self.ids);
             for &id in &self.ids {
+                // Hostname warninglists cover subdomains whatever `parent_domains` says.
                 let warninglist = self
                     .index
                     .records()
                     .header(id)
                     .is_some_and(|hd| hd.has(FLAG_WARNINGLIST));
-                if !warninglist && (bounded || (!h.exact && !self.opts.parent_domains)) {
+                if !warninglist && !h.exact && !self.opts.parent_domains {
                     continue;
                 }
                 self.raw.push((id, method, matched.to_string(), self.kind));
@@ -260,9 +256,7 @@ impl<'i> Lookup<'i> {
     }
 
     fn substrings(&mut self, kind: Kind, value: &str) {
-        let Ok(set) = self.index.substrings() else {
-            return;
-        };
+        let set = self.index.substrings();
         if set.is_empty() {
             return;
         }
@@ -272,12 +266,21 @@ impl<'i> Lookup<'i> {
         let mut found = Vec::new();
         set.prefixes(kind, &lower, &mut found);
         set.scan(&lower, Some(kind), &mut found);
-        for p in found {
+        self.push_found(&found, Some(self.kind));
+    }
+
+    /// Hits of found patterns; `kind` is the looked-up value's (free text: the pattern's).
+    fn push_found(&mut self, found: &[Found<'_>], kind: Option<Kind>) {
+        for f in found {
             self.ids.clear();
-            self.index.postings(p.posting, &mut self.ids);
+            self.index.postings(f.posting, &mut self.ids);
             for &id in &self.ids {
-                self.raw
-                    .push((id, HitMethod::Substring, p.text.clone(), self.kind));
+                self.raw.push((
+                    id,
+                    HitMethod::Substring,
+                    f.text.to_string(),
+                    kind.unwrap_or(f.kind),
+                ));
             }
         }
     }

@@ -642,3 +642,48 @@ fn a_reader_is_never_stalled_by_someone_holding_the_readers_lock() {
     assert_eq!(found, 3, "the address, its /24 and its /16");
     drop(holder);
 }
+
+/// A warninglist entry on a public suffix that reached a generation anyway
+/// (the compiler refuses them) still suppresses nothing under the suffix,
+/// while an entry under it does.
+#[test]
+fn warninglist_entries_on_a_public_suffix_suppress_nothing_under_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = |name: &str| Record {
+        source: "warninglists".into(),
+        record_kind: RecordKind::Warninglist,
+        id: format!("warninglist:{name}"),
+        name: name.into(),
+        ..Record::default()
+    };
+    build(
+        tmp.path(),
+        &[
+            (
+                record("uk", 80),
+                vec![MatchKey::exact(Kind::Domain, "c2.evil.co.uk")],
+            ),
+            (
+                record("ex", 80),
+                vec![MatchKey::exact(Kind::Domain, "c2.corp.example")],
+            ),
+            (
+                list("hostile"),
+                vec![MatchKey::exact(Kind::Domain, "co.uk")],
+            ),
+            (
+                list("ours"),
+                vec![MatchKey::exact(Kind::Domain, "corp.example")],
+            ),
+        ],
+    );
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, LookupOptions::default());
+    let out = l.value(Kind::Domain, "c2.evil.co.uk");
+    assert_eq!((out.hits.len(), out.suppressed), (1, 0));
+    assert!(out.hits[0].warninglists.is_empty());
+    // Under a listed name the more specific indicator still hits, annotated.
+    let out = l.value(Kind::Domain, "c2.corp.example");
+    assert_eq!((out.hits.len(), out.suppressed), (1, 0));
+    assert_eq!(out.hits[0].warninglists.len(), 1);
+}

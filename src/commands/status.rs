@@ -81,6 +81,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
     let index_json = match &index {
         Ok(i) => {
             let m = i.meta();
+            // A feed's refusals are worth acting on; the bundled lists' are
+            // listed with the index below.
+            warnings.extend(
+                super::sync::refused_lines(m)
+                    .into_iter()
+                    .filter(|(reason, _)| !store::limits::is_bundled(reason))
+                    .map(|(_, line)| line),
+            );
             let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
                 .map(|t| now.signed_duration_since(t).num_minutes())
                 .ok();
@@ -97,6 +105,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 "substrings": m.substrings,
                 "keys_by_kind": m.keys_by_kind,
                 "excluded": m.excluded,
+                "refused": m.refused,
                 "skipped": m.skipped,
                 "options": m.options,
             })
@@ -205,6 +214,11 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
         if !m.excluded.is_empty() {
             let e: Vec<String> = m.excluded.iter().map(|(k, n)| format!("{k} {n}")).collect();
             println!("        excluded at compile time: {}", e.join(", "));
+        }
+        for (reason, line) in super::sync::refused_lines(m) {
+            if store::limits::is_bundled(reason) {
+                println!("        {line}");
+            }
         }
     }
     if let Some(st) = &scheduler {

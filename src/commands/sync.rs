@@ -138,6 +138,10 @@ fn print_generation(meta: &matcher::index::GenerationMeta) {
         meta.substrings,
         meta.total_size() as f64 / (1024.0 * 1024.0)
     );
+    // Limits a feed cannot exceed: what was refused, with an example.
+    for (_, line) in refused_lines(meta) {
+        println!("{}", super::terminal::text(&line));
+    }
 }
 
 /// The configured sources to sync: all enabled ones, or those named.
@@ -248,6 +252,15 @@ pub fn sync_once(
         secs = started.elapsed().as_secs_f64(),
         "index generation published"
     );
+    for (reason, line) in refused_lines(&meta) {
+        // The bundled lists' refusals are the same every run: the summary
+        // and `status` show them; the log keeps what a feed did.
+        if store::limits::is_bundled(reason) {
+            tracing::debug!("{line}");
+        } else {
+            tracing::warn!("{line}");
+        }
+    }
     match matcher::index::cleanup(
         &config.index_dir(),
         config.sync.generations_keep,
@@ -294,6 +307,24 @@ fn watch_signals(rt: &tokio::runtime::Runtime, cancel: &Arc<AtomicBool>) {
         tracing::warn!("stop requested: finishing the current batch");
         cancel.store(true, Ordering::Relaxed);
     });
+}
+
+/// One line per limit that refused keys of a feed (`crate::limits` in the
+/// sync crate), with the count and the first example: shown by `sync` and
+/// `status`, never left to `meta.json` alone.
+pub fn refused_lines(meta: &matcher::index::GenerationMeta) -> Vec<(&str, String)> {
+    meta.refused
+        .iter()
+        .map(|(reason, r)| {
+            let line = format!(
+                "index refused {} {}: {reason} (e.g. {})",
+                r.count,
+                if r.count == 1 { "key" } else { "keys" },
+                r.example
+            );
+            (reason.as_str(), line)
+        })
+        .collect()
 }
 
 /// One line per source, for people, logs and cron mails.

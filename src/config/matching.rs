@@ -28,10 +28,20 @@ pub struct MatchingConfig {
     pub parent_domains: bool,
     /// Match the host of a URL value against host indicators.
     pub url_host: bool,
+    /// Indicator networks broader than these are refused (1..=32, 1..=128).
+    pub min_prefix_ipv4: u8,
+    pub min_prefix_ipv6: u8,
+    /// Warninglist networks broader than these are refused, unless wholly
+    /// inside one non-public range (multicast, link-local, ...).
+    pub warninglist_min_prefix_ipv4: u8,
+    pub warninglist_min_prefix_ipv6: u8,
+    /// Substring and prefix patterns one source may put in the index.
+    pub max_substring_patterns: usize,
 }
 
 impl Default for MatchingConfig {
     fn default() -> Self {
+        let limits = store::limits::Limits::default();
         MatchingConfig {
             min_score: 0,
             include_revoked: false,
@@ -42,6 +52,11 @@ impl Default for MatchingConfig {
             max_events_per_alert: 10,
             parent_domains: true,
             url_host: true,
+            min_prefix_ipv4: limits.min_prefix_ipv4,
+            min_prefix_ipv6: limits.min_prefix_ipv6,
+            warninglist_min_prefix_ipv4: limits.warninglist_min_prefix_ipv4,
+            warninglist_min_prefix_ipv6: limits.warninglist_min_prefix_ipv6,
+            max_substring_patterns: limits.max_substring_patterns,
         }
     }
 }
@@ -60,7 +75,6 @@ impl MatchingConfig {
         }
     }
 
-    /// The compile-time filters of the index.
     /// How hits become events on the per-alert path (integrate, watch, match).
     pub fn profile_options(&self) -> crate::wazuh::profile::ProfileOptions {
         crate::wazuh::profile::ProfileOptions {
@@ -71,11 +85,19 @@ impl MatchingConfig {
         }
     }
 
+    /// The compile-time filters and limits of the index.
     pub fn compile_options(&self) -> store::compile::CompileOptions {
         store::compile::CompileOptions {
             min_score: self.min_score,
             include_revoked: self.include_revoked,
             include_expired: self.include_expired,
+            limits: store::limits::Limits {
+                min_prefix_ipv4: self.min_prefix_ipv4,
+                min_prefix_ipv6: self.min_prefix_ipv6,
+                warninglist_min_prefix_ipv4: self.warninglist_min_prefix_ipv4,
+                warninglist_min_prefix_ipv6: self.warninglist_min_prefix_ipv6,
+                max_substring_patterns: self.max_substring_patterns,
+            },
         }
     }
 
@@ -102,6 +124,21 @@ impl MatchingConfig {
                 .unwrap_or(d.max_events_per_alert),
             parent_domains: t.bool("parent_domains")?.unwrap_or(d.parent_domains),
             url_host: t.bool("url_host")?.unwrap_or(d.url_host),
+            min_prefix_ipv4: t
+                .int("min_prefix_ipv4", 1, 32)?
+                .unwrap_or(d.min_prefix_ipv4),
+            min_prefix_ipv6: t
+                .int("min_prefix_ipv6", 1, 128)?
+                .unwrap_or(d.min_prefix_ipv6),
+            warninglist_min_prefix_ipv4: t
+                .int("warninglist_min_prefix_ipv4", 1, 32)?
+                .unwrap_or(d.warninglist_min_prefix_ipv4),
+            warninglist_min_prefix_ipv6: t
+                .int("warninglist_min_prefix_ipv6", 1, 128)?
+                .unwrap_or(d.warninglist_min_prefix_ipv6),
+            max_substring_patterns: t
+                .int("max_substring_patterns", 0, 1_000_000)?
+                .unwrap_or(d.max_substring_patterns),
         };
         t.finish()?;
         Ok(m)

@@ -168,6 +168,11 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
             max_events_per_alert: 3,
             parent_domains: false,
             url_host: false,
+            min_prefix_ipv4: 12,
+            min_prefix_ipv6: 24,
+            warninglist_min_prefix_ipv4: 10,
+            warninglist_min_prefix_ipv6: 20,
+            max_substring_patterns: 500,
         }
     );
     assert_eq!(
@@ -323,6 +328,9 @@ fn every_bad_key_or_value_is_named() {
         ("[wazuh]\nhook_url = \"ftp://cti.example.org\"".into(), "wazuh.hook_url: must be an http:// or https:// URL, not ftp://"),
         ("[wazuh]\nqueue_socket = []".into(), "wazuh.queue_socket: expected a string, got an array"),
         ("[matching]\nmin_score = 101".into(), "matching.min_score: must be between 0 and 100, got 101"),
+        ("[matching]\nmin_prefix_ipv4 = 0".into(), "matching.min_prefix_ipv4: must be between 1 and 32, got 0"),
+        ("[matching]\nwarninglist_min_prefix_ipv6 = 129".into(), "matching.warninglist_min_prefix_ipv6: must be between 1 and 128, got 129"),
+        ("[matching]\nmax_substring_patterns = -1".into(), "matching.max_substring_patterns: must be between 0 and 1000000, got -1"),
         ("[matching]\nmin_score = \"high\"".into(), "matching.min_score: expected an integer, got a string"),
         ("[matching]\nmax_events_per_alert = 0".into(), "matching.max_events_per_alert: must be at least 1, got 0"),
         ("[matching]\ninclude_revoked = 1".into(), "matching.include_revoked: expected true or false, got an integer"),

@@ -3,13 +3,15 @@
 //! Filters that are fixed at compile time (revoked, detection turned off,
 //! expired, below `min_score`) are applied here and counted in the generation's `meta.json`;
 //! `valid_until` stays in every record so that an indicator expiring between
-//! two syncs stops matching at once.
+//! two syncs stops matching at once. Keys beyond the limits a feed cannot
+//! exceed ([`crate::limits`]) are refused here and counted in `refused`.
 
 use std::path::Path;
 
 use matcher::index::{BuildError, GenerationMeta, IndexBuilder};
 use matcher::{MatchKey, Record};
 
+use crate::limits::{Checker, Limits};
 use crate::store::{Store, StoreError};
 
 /// Compile-time choices (from `[matching]`).
@@ -18,6 +20,7 @@ pub struct CompileOptions {
     pub min_score: i64,
     pub include_revoked: bool,
     pub include_expired: bool,
+    pub limits: Limits,
 }
 
 /// Extra entries compiled into every generation besides the store's rows
@@ -50,6 +53,23 @@ pub fn compile(
     builder.set_option("min_score", opts.min_score.into());
     builder.set_option("include_revoked", opts.include_revoked.into());
     builder.set_option("include_expired", opts.include_expired.into());
+    let l = &opts.limits;
+    for (name, value) in [
+        ("min_prefix_ipv4", l.min_prefix_ipv4.into()),
+        ("min_prefix_ipv6", l.min_prefix_ipv6.into()),
+        (
+            "warninglist_min_prefix_ipv4",
+            l.warninglist_min_prefix_ipv4.into(),
+        ),
+        (
+            "warninglist_min_prefix_ipv6",
+            l.warninglist_min_prefix_ipv6.into(),
+        ),
+        ("max_substring_patterns", l.max_substring_patterns.into()),
+    ] {
+        builder.set_option(name, value);
+    }
+    let mut limits = Checker::new(l);
 
     let mut build_error: Option<BuildError> = None;
     store
@@ -82,7 +102,12 @@ pub fn compile(
                 builder.exclude("below min_score");
                 return Ok(());
             }
-            if let Err(e) = builder.add(r, &entry.keys) {
+            let keys = limits.keys(r, &entry.keys, &mut builder);
+            if keys.is_empty() && !entry.keys.is_empty() {
+                builder.exclude("every key refused by a limit");
+                return Ok(());
+            }
+            if let Err(e) = builder.add(r, &keys) {
                 build_error = Some(e);
                 return Err(StoreError::Consumer("index build failed".into()));
             }
@@ -93,7 +118,13 @@ pub fn compile(
             None => CompileError::Store(e),
         })?;
     for source in extra {
-        source.for_each(&mut |r, keys| builder.add(r, keys).map(|_| ()))?;
+        source.for_each(&mut |r, keys| {
+            let keys = limits.keys(r, keys, &mut builder);
+            if !keys.is_empty() {
+                builder.add(r, &keys)?;
+            }
+            Ok(())
+        })?;
     }
     Ok(builder.finish()?)
 }

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod config;
 pub mod export;
 pub mod http;
+pub mod limits;
 pub mod source;
 pub mod sources;
 pub mod store;

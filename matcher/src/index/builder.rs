@@ -19,7 +19,7 @@ use super::hashes::{hash_width, HashTableBuilder};
 use super::iptable::IpTableBuilder;
 use super::iptable::IpTableStats;
 use super::layout;
-use super::meta::GenerationMeta;
+use super::meta::{GenerationMeta, Refused};
 use super::postings::{self, PostingsWriter, RecordId};
 use super::records::RecordWriter;
 use super::substrings;
@@ -145,10 +145,11 @@ pub struct IndexBuilder {
     hashes: HashTableBuilder,
     domains: KeyArena,
     ip: IpTableBuilder,
-    substrings: Vec<(Kind, KeyMethod, String, RecordId)>,
+    substrings: Vec<(KeyMethod, String, Kind, RecordId)>,
     keys_by_kind: BTreeMap<String, u64>,
     skipped: BTreeMap<String, u64>,
     excluded: BTreeMap<String, u64>,
+    refused: BTreeMap<String, Refused>,
     options: BTreeMap<String, serde_json::Value>,
     scratch: Vec<u8>,
     finished: bool,
@@ -191,6 +192,7 @@ impl IndexBuilder {
             keys_by_kind: BTreeMap::new(),
             skipped: BTreeMap::new(),
             excluded: BTreeMap::new(),
+            refused: BTreeMap::new(),
             options: BTreeMap::new(),
             scratch: Vec::new(),
             finished: false,
@@ -206,6 +208,20 @@ impl IndexBuilder {
     /// Counts a record the caller left out (revoked, expired, below min_score...).
     pub fn exclude(&mut self, reason: &str) {
         *self.excluded.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// Counts a key the caller refused because it exceeds a limit a feed may
+    /// not (a /0 network, a warninglist entry on a public suffix...); the
+    /// first one of each reason is kept as the example.
+    pub fn refuse(&mut self, reason: &str, example: impl FnOnce() -> String) {
+        match self.refused.get_mut(reason) {
+            Some(r) => r.count += 1,
+            None => {
+                let example = example();
+                self.refused
+                    .insert(reason.to_string(), Refused { count: 1, example });
+            }
+        }
     }
 
     pub fn records(&self) -> u32 {
@@ -243,8 +259,12 @@ impl IndexBuilder {
                 if k.key.is_empty() {
                     return self.skip("empty substring key");
                 }
+                // The scan's bound (the compiler refuses these and says so).
+                if k.method == KeyMethod::Substring && k.key.len() > substrings::MAX_PATTERN_LEN {
+                    return self.skip("substring key too long");
+                }
                 self.substrings
-                    .push((k.kind, k.method, k.key.to_lowercase(), id));
+                    .push((k.method, k.key.to_lowercase(), k.kind, id));
             }
             KeyMethod::Exact | KeyMethod::Cidr if k.kind.is_ip() => match parse_ip_key(&k.key) {
                 Some((addr, len)) => self.ip.add(addr, len, id),
@@ -381,25 +401,24 @@ impl IndexBuilder {
         let mut subs = std::mem::take(&mut self.substrings);
         subs.sort_unstable();
         subs.dedup();
-        let mut entries: Vec<(Kind, KeyMethod, String, u64)> = Vec::new();
+        let mut entries: Vec<substrings::Entry> = Vec::new();
+        let mut ids = Vec::new();
         let mut i = 0;
         while i < subs.len() {
+            let (method, ref text, kind, _) = subs[i];
             let mut j = i;
-            let mut ids = Vec::new();
-            while j < subs.len()
-                && subs[j].0 == subs[i].0
-                && subs[j].1 == subs[i].1
-                && subs[j].2 == subs[i].2
-            {
+            ids.clear();
+            while j < subs.len() && subs[j].0 == method && subs[j].1 == *text && subs[j].2 == kind {
                 ids.push(subs[j].3);
                 j += 1;
             }
             let posting = postings.push(&ids).map_err(err(&sub_path, "write"))?;
-            entries.push((subs[i].0, subs[i].1, subs[i].2.clone(), posting));
+            entries.push((method, text.clone(), kind, posting));
             i = j;
         }
+        let substring_count = entries.len() as u64;
         let mut out = create(layout::SUBSTRINGS)?;
-        substrings::write(&mut out, &entries).map_err(err(&sub_path, "write"))?;
+        substrings::write(&mut out, entries).map_err(err(&sub_path, "write"))?;
         finish_file(out, &sub_path)?;
 
         let postings_path = tmp.join(layout::POSTINGS);
@@ -439,12 +458,13 @@ impl IndexBuilder {
             exact_keys: exact_keys + hash_keys,
             domain_keys,
             ip: ip_stats,
-            substrings: entries.len() as u64,
+            substrings: substring_count,
             skipped: std::mem::take(&mut self.skipped),
             keys_by_kind: std::mem::take(&mut self.keys_by_kind),
             files,
             options: std::mem::take(&mut self.options),
             excluded: std::mem::take(&mut self.excluded),
+            refused: std::mem::take(&mut self.refused),
             build_ms: timings,
         };
         let published = generation::publish(&self.index_dir, &tmp, &mut meta)?;

@@ -9,7 +9,7 @@
 //!     hashes.bin             hex hash keys as sorted binary arrays per kind
 //!     domains.fst            reversed-label domain -> posting ref
 //!     ip.bin                 IPv4/IPv6 prefix table
-//!     substrings.bin         substring and prefix patterns
+//!     substrings.bin         substring and prefix patterns: two FSTs over a kind/posting table
 //!     postings.bin           shared posting lists
 //!     records.idx            fixed-size record headers
 //!     records.dat            record bodies (compact binary, see record_codec.rs)
@@ -55,7 +55,8 @@ pub const DATA_FILES: [&str; 9] = [
 /// The on-disk format version; a reader refuses other versions.
 /// 1: JSON record bodies, one probe per prefix length in `ip.bin`.
 /// 2: binary record bodies with `strings.bin`, interval IP table, `hashes.bin`.
-pub const FORMAT: u32 = 2;
+/// 3: `substrings.bin` holds FSTs that are used as mapped (nothing built per process).
+pub const FORMAT: u32 = 3;
 
 pub fn generation_dir_name(generation: u64) -> String {
     format!("gen-{generation:010}")

@@ -33,10 +33,21 @@ pub struct GenerationMeta {
     /// Records excluded at compile time, per reason (revoked, expired, below min_score).
     #[serde(default)]
     pub excluded: BTreeMap<String, u64>,
+    /// Keys refused by the limits a feed cannot exceed, per reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, Refused>,
     /// Milliseconds spent per build phase (`collect` is the caller feeding
     /// records, the rest is `finish`), to see where a slow compile goes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub build_ms: BTreeMap<String, u64>,
+}
+
+/// How many keys one limit refused, and the first of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Refused {
+    pub count: u64,
+    /// Source, record and key, on one line.
+    pub example: String,
 }
 
 impl GenerationMeta {

@@ -22,7 +22,7 @@ pub mod substrings;
 
 pub use builder::{parse_ip_key, BuildError, IndexBuilder};
 pub use generation::{cleanup, read_current, Cleanup};
-pub use meta::{Current, GenerationMeta};
+pub use meta::{Current, GenerationMeta, Refused};
 pub use postings::RecordId;
 pub use reader::{Index, OpenError};
 pub use records::{RecordHeader, Records};

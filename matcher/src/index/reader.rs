@@ -4,7 +4,6 @@ use std::fs::File;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapOptions};
 
@@ -19,7 +18,7 @@ use super::meta::GenerationMeta;
 use super::postings::{resolve, RecordId};
 use super::records::Records;
 use super::strings::Strings;
-use super::substrings::SubstringSet;
+use super::substrings::{self, SubstringSet};
 
 /// Why a generation could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +78,7 @@ pub struct Index {
     ip_bytes: Bytes,
     ip: IpTable,
     substring_bytes: Bytes,
-    substrings: OnceLock<Result<SubstringSet, String>>,
+    substrings: substrings::Layout,
     postings: Bytes,
     records_idx: Bytes,
     records_dat: Bytes,
@@ -217,6 +216,8 @@ impl Index {
         let ip = IpTable::open(&ip_bytes)
             .map_err(|e| OpenError::corrupt(&dir.join(layout::IP), e.to_string()))?;
         let substring_bytes = map(layout::SUBSTRINGS)?;
+        let substrings = substrings::Layout::check(&substring_bytes)
+            .map_err(|e| OpenError::corrupt(&dir.join(layout::SUBSTRINGS), e.to_string()))?;
         let postings = map(layout::POSTINGS)?;
         let records_idx = map(layout::RECORDS_IDX)?;
         let records_dat = map(layout::RECORDS_DAT)?;
@@ -243,7 +244,7 @@ impl Index {
             ip_bytes,
             ip,
             substring_bytes,
-            substrings: OnceLock::new(),
+            substrings,
             postings,
             records_idx,
             records_dat,
@@ -303,12 +304,9 @@ impl Index {
         self.ip.lookup(&self.ip_bytes, addr, max_len, out);
     }
 
-    /// The substring/prefix set, parsed on first use.
-    pub fn substrings(&self) -> Result<&SubstringSet, OpenError> {
-        self.substrings
-            .get_or_init(|| SubstringSet::open(&self.substring_bytes).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| OpenError::corrupt(&self.dir.join(layout::SUBSTRINGS), e.clone()))
+    /// The substring/prefix set (checked at open; nothing to build).
+    pub fn substrings(&self) -> SubstringSet<'_> {
+        SubstringSet::new(&self.substring_bytes, &self.substrings)
     }
 
     pub fn postings(&self, posting: u64, out: &mut Vec<RecordId>) {

@@ -229,6 +229,15 @@ impl Exporter {
             self.skip("not an IPv4 network".into(), &key.key);
             return;
         };
+        // The index refuses it too (crate::limits): the lists must agree.
+        let min = self.opts.compile.limits.min_prefix_ipv4;
+        if len < min {
+            self.skip(
+                format!("network broader than /{min} (matching.min_prefix_ipv4)"),
+                &key.key,
+            );
+            return;
+        }
         let e = cidr::expansion(addr, len, target);
         if e.count() > self.opts.max_expansion {
             self.skip(

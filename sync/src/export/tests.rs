@@ -273,6 +273,25 @@ fn the_cap_and_the_unexportable_are_reported() {
 }
 
 #[test]
+fn networks_the_index_refuses_are_not_exported_either() {
+    let items = vec![(
+        record("feed", Some(60)),
+        vec![net("0.0.0.0/0"), net("10.0.0.0/7"), net("10.0.0.0/8")],
+    )];
+    let dir = tempfile::tempdir().unwrap();
+    let summary = export(ExportOptions::default(), &items, dir.path());
+    let got = read_back(dir.path(), Layout::Default);
+    assert_eq!(got["intelmatch-ip"].keys().collect::<Vec<_>>(), ["10."]);
+    let refused = &summary.not_exported[0];
+    assert_eq!(
+        refused.reason,
+        "network broader than /8 (matching.min_prefix_ipv4)"
+    );
+    assert_eq!(refused.count, 2);
+    assert_eq!(refused.examples, ["0.0.0.0/0", "10.0.0.0/7"]);
+}
+
+#[test]
 fn malicious_ioc_layout_matches_the_stock_lists() {
     let items = vec![
         (
@@ -345,6 +364,7 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 50,
         include_revoked: false,
         include_expired: false,
+        ..CompileOptions::default()
     };
     let now = chrono::Utc::now().timestamp();
     let live = record("a", Some(50));
@@ -386,6 +406,7 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 0,
         include_revoked: true,
         include_expired: true,
+        ..CompileOptions::default()
     };
     assert_eq!(exclusion(&revoked, &all, now), None);
     assert_eq!(exclusion(&expired, &all, now), None);
