@@ -12,12 +12,15 @@ use super::{
 const TAG: &str = "intelmatch";
 
 /// MISP context worth a field of its own in `indicator.misp`.
-const MISP_KEYS: [&str; 8] = [
+/// `value` is the attribute's whole value: for `filename|<hash>` the file name
+/// is context there, the hash alone being the key.
+const MISP_KEYS: [&str; 9] = [
     "event_id",
     "event_uuid",
     "event_info",
     "category",
     "type",
+    "value",
     "org",
     "threat_level_id",
     "to_ids",
