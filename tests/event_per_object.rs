@@ -51,7 +51,11 @@ impl Site {
             .unwrap();
         let s = Site { dir, queue };
         let out = s.cmd(&["-q", "sync"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         s
     }
 
@@ -73,7 +77,11 @@ impl Site {
             .cmd(&["match", "--json", alert.to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -87,7 +95,11 @@ impl Site {
             .cmd(&["integrate", alert.to_str().unwrap(), "", "", ""])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.receive(usize::MAX, Duration::from_millis(300))
     }
 
@@ -149,7 +161,10 @@ fn one_event_per_indicator_with_every_match_listed() {
 
     let dns = site.match_json(&cname);
     assert_eq!(dns.len(), 1, "{dns:#?}");
-    assert_eq!(dns[0]["intelmatch"]["indicator"]["name"], "portal-update phishing");
+    assert_eq!(
+        dns[0]["intelmatch"]["indicator"]["name"],
+        "portal-update phishing"
+    );
     let values: Vec<&str> = dns[0]["intelmatch"]["matches"]
         .as_array()
         .unwrap()
@@ -158,7 +173,10 @@ fn one_event_per_indicator_with_every_match_listed() {
         .collect();
     assert_eq!(
         values,
-        ["login.portal-update.example.com", "portal-update.example.net"]
+        [
+            "login.portal-update.example.com",
+            "portal-update.example.net"
+        ]
     );
 
     // integrate sends exactly what match prints.

@@ -28,6 +28,12 @@ pub struct MatchingConfig {
     pub parent_domains: bool,
     /// Match the host of a URL value against host indicators.
     pub url_host: bool,
+    /// Kinds whose hits are weak evidence: flagged `weak`, graded low by the
+    /// native pack, not sent under the drop-in profiles.
+    pub weak_kinds: Vec<Kind>,
+    /// Send weak hits under the `opencti` and `misp` profiles, whose published
+    /// rules page on them as on a hash.
+    pub send_weak_in_dropin: bool,
 }
 
 impl Default for MatchingConfig {
@@ -42,6 +48,8 @@ impl Default for MatchingConfig {
             max_events_per_alert: 10,
             parent_domains: true,
             url_host: true,
+            weak_kinds: vec![Kind::Filename],
+            send_weak_in_dropin: false,
         }
     }
 }
@@ -67,6 +75,8 @@ impl MatchingConfig {
             max_events: self.max_events_per_alert,
             include_revoked: self.include_revoked,
             min_score: self.min_score,
+            weak_kinds: self.weak_kinds.clone(),
+            send_weak_in_dropin: self.send_weak_in_dropin,
             ..Default::default()
         }
     }
@@ -102,6 +112,21 @@ impl MatchingConfig {
                 .unwrap_or(d.max_events_per_alert),
             parent_domains: t.bool("parent_domains")?.unwrap_or(d.parent_domains),
             url_host: t.bool("url_host")?.unwrap_or(d.url_host),
+            weak_kinds: match t.strings("weak_kinds", false)? {
+                Some(names) => {
+                    let mut kinds = Vec::with_capacity(names.len());
+                    for (i, name) in names.iter().enumerate() {
+                        let kind = parse_kind(name)
+                            .map_err(|e| t.error_at(&format!("weak_kinds[{i}]"), e, None))?;
+                        kinds.push(kind);
+                    }
+                    kinds
+                }
+                None => d.weak_kinds,
+            },
+            send_weak_in_dropin: t
+                .bool("send_weak_in_dropin")?
+                .unwrap_or(d.send_weak_in_dropin),
         };
         t.finish()?;
         Ok(m)
@@ -183,6 +208,8 @@ impl ExtractConfig {
                 .collect(),
             max_candidates: self.max_candidates,
             documentation_is_public: self.documentation_is_public,
+            // Set from the index by the enricher.
+            file_paths: false,
         }
     }
 }

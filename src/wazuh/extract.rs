@@ -55,6 +55,8 @@ pub struct ExtractOptions {
     /// 203.0.113.0/24, 2001:db8::/32) as public. For tests and labs whose sample
     /// data uses them; default false.
     pub documentation_is_public: bool,
+    /// Also look up file paths whole (the index has path-valued file indicators).
+    pub file_paths: bool,
 }
 
 impl Default for ExtractOptions {
@@ -64,6 +66,7 @@ impl Default for ExtractOptions {
             extra_paths: Vec::new(),
             max_candidates: DEFAULT_MAX_CANDIDATES,
             documentation_is_public: false,
+            file_paths: false,
         }
     }
 }
@@ -568,6 +571,14 @@ fn filename(c: &mut Collector, field: &str, raw: &str) {
     match normalize::normalize(Kind::Filename, base) {
         Ok(n) => c.candidate(field, n.kind, n.value, false),
         Err(_) => c.skip(field, base, "not a valid file name"),
+    }
+    // Path-valued indicators are keyed by the whole path, never the base name.
+    if c.opts.file_paths && normalize::is_path(s) {
+        let name = s.rsplit(['/', '\\']).next().unwrap_or(s);
+        let dir = &s[..s.len() - name.len()];
+        if let Ok(path) = normalize::file_path(&format!("{dir}{base}")) {
+            c.candidate(field, Kind::Filename, path, false);
+        }
     }
 }
 

@@ -41,11 +41,7 @@ pub(super) fn events(ctx: &AlertContext, hits: &[ResolvedHit], cap: usize) -> Ve
             }
         }
     }
-    groups
-        .iter()
-        .take(cap)
-        .map(|g| render(ctx, g))
-        .collect()
+    groups.iter().take(cap).map(|g| render(ctx, g)).collect()
 }
 
 pub(super) fn error_event(message: &str) -> Value {
@@ -306,16 +302,15 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| {
-                (
-                    m["field"].as_str().unwrap(),
-                    m["method"].as_str().unwrap(),
-                )
-            })
+            .map(|m| (m["field"].as_str().unwrap(), m["method"].as_str().unwrap()))
             .collect();
         assert_eq!(
             matches,
-            [("data.a", "exact"), ("data.b", "exact"), ("data.url", "url_host")]
+            [
+                ("data.a", "exact"),
+                ("data.b", "exact"),
+                ("data.url", "url_host")
+            ]
         );
     }
 
