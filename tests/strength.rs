@@ -130,6 +130,18 @@ fn a_bare_file_name_is_weak_evidence() {
     // Level 5 although an exact match is otherwise 10.
     assert_fires(NATIVE_PACK, &native[0], 117115);
 
+    // The plain listing says so too.
+    let file = site.dir.path().join("alert.json");
+    let out = site
+        .cmd(&["match", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("python.exe") && listing.contains("[weak]"),
+        "{listing}"
+    );
+
     // The drop-in packs cannot tell it from a hash: not sent...
     for profile in ["opencti", "misp"] {
         assert_eq!(

@@ -218,7 +218,7 @@ pub fn events(
 
 /// Weak evidence: a hit of a kind in `weak_kinds`. A path matched whole names one
 /// file at one place: it is no bare file name.
-fn is_weak(hit: &ResolvedHit, weak_kinds: &[Kind]) -> bool {
+pub fn is_weak(hit: &ResolvedHit, weak_kinds: &[Kind]) -> bool {
     weak_kinds.contains(&hit.kind)
         && !(hit.kind == Kind::Filename && matcher::normalize::is_path(&hit.matched))
 }
