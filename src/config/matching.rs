@@ -34,6 +34,16 @@ pub struct MatchingConfig {
     /// Send weak hits under the `opencti` and `misp` profiles, whose published
     /// rules page on them as on a hash.
     pub send_weak_in_dropin: bool,
+    /// Observables no indicator is based on: left out, or reported as weak evidence.
+    pub observables: Observables,
+}
+
+/// `[matching] observables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observables {
+    Ignore,
+    Report,
 }
 
 impl Default for MatchingConfig {
@@ -50,6 +60,7 @@ impl Default for MatchingConfig {
             url_host: true,
             weak_kinds: vec![Kind::Filename],
             send_weak_in_dropin: false,
+            observables: Observables::Ignore,
         }
     }
 }
@@ -86,6 +97,7 @@ impl MatchingConfig {
             min_score: self.min_score,
             include_revoked: self.include_revoked,
             include_expired: self.include_expired,
+            report_observables: self.observables == Observables::Report,
         }
     }
 
@@ -127,6 +139,15 @@ impl MatchingConfig {
             send_weak_in_dropin: t
                 .bool("send_weak_in_dropin")?
                 .unwrap_or(d.send_weak_in_dropin),
+            observables: t
+                .choice(
+                    "observables",
+                    &[
+                        ("ignore", Observables::Ignore),
+                        ("report", Observables::Report),
+                    ],
+                )?
+                .unwrap_or(d.observables),
         };
         t.finish()?;
         Ok(m)

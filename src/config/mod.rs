@@ -36,7 +36,7 @@ use serde::Serialize;
 use store::SourceConfig;
 
 pub use error::ConfigError;
-pub use matching::{ExtraPath, ExtractConfig, MatchingConfig, WarninglistMode};
+pub use matching::{ExtraPath, ExtractConfig, MatchingConfig, Observables, WarninglistMode};
 pub use sync::{parse_schedule, SyncConfig};
 pub use watch::WatchConfig;
 pub use wazuh::{Profile, WazuhConfig};

@@ -172,6 +172,7 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
             url_host: false,
             weak_kinds: vec![matcher::Kind::Filename, matcher::Kind::Mutex],
             send_weak_in_dropin: true,
+            observables: crate::config::Observables::Report,
         }
     );
     assert_eq!(
@@ -335,6 +336,7 @@ fn every_bad_key_or_value_is_named() {
         ("[matching]\nmin_score = 1.5".into(), "matching.min_score: expected an integer, got a float"),
         ("[matching]\nweak_kinds = [\"filename\", \"path\"]".into(), "matching.weak_kinds[1]: expected one of ipv4,"),
         ("[matching]\nweak_kinds = \"filename\"".into(), "matching.weak_kinds: expected an array, got a string"),
+        ("[matching]\nobservables = \"all\"".into(), "matching.observables: expected one of ignore, report, got `all`"),
         ("[extract]\nextra_paths = [{ path = \"data.x\", kind = \"ip5\" }]".into(), "extract.extra_paths[0].kind: expected one of ipv4, ipv6, domain, url, email, md5, sha1, sha256, sha512, imphash, hash, filename, regkey, user_agent, mutex, got `ip5`"),
         ("[extract]\nextra_paths = [{ kind = \"ipv4\" }]".into(), "extract.extra_paths[0].path: missing; the dotted alert field to read"),
         ("[extract]\nextra_paths = [{ path = \"data.x\", knd = \"ipv4\" }]".into(), "extract.extra_paths[0]: unknown key `knd`; expected one of path, kind"),

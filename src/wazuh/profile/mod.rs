@@ -216,11 +216,15 @@ pub fn events(
     }
 }
 
-/// Weak evidence: a hit of a kind in `weak_kinds`. A path matched whole names one
-/// file at one place: it is no bare file name.
+/// Weak evidence: a hit of a kind in `weak_kinds`, or an observable no indicator
+/// is based on (indexed only with `observables = "report"`). A path matched
+/// whole names one file at one place: it is no bare file name.
 pub fn is_weak(hit: &ResolvedHit, weak_kinds: &[Kind]) -> bool {
-    weak_kinds.contains(&hit.kind)
-        && !(hit.kind == Kind::Filename && matcher::normalize::is_path(&hit.matched))
+    let bare_observable = hit.record.record_kind == RecordKind::Observable
+        && !hit.record.extra.contains_key("indicators");
+    bare_observable
+        || (weak_kinds.contains(&hit.kind)
+            && !(hit.kind == Kind::Filename && matcher::normalize::is_path(&hit.matched)))
 }
 
 /// The profile's error event (index missing or stale, last sync failed, ...). An
@@ -811,6 +815,16 @@ mod tests {
             };
             assert_eq!(events(p, &ctx, hits.clone(), &opts).len(), 3, "{p}");
         }
+        // An observable no indicator is based on (`observables = "report"`) is weak.
+        let mut bare = hit(
+            "data.win.eventdata.queryName",
+            Kind::Domain,
+            "x.example",
+            HitMethod::Exact,
+            opencti_observable("obs-1", "x.example", json!([])),
+        );
+        bare.record.extra.remove("indicators");
+        assert!(is_weak(&bare, &[]));
         // Any kind can be made weak, and file names strong.
         let opts = ProfileOptions {
             weak_kinds: vec![Kind::Ipv4],

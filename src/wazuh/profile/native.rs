@@ -94,6 +94,14 @@ fn indicator(ctx: &AlertContext, hit: &ResolvedHit) -> Map<String, Value> {
     if r.revoked {
         m.flag("revoked", Some(true));
     }
+    // Reached through an observable the indicator is based on.
+    if let Some(Value::Object(o)) = r.extra.get("observable") {
+        let mut via = Map::new();
+        for key in ["id", "value", "type"] {
+            via.text_opt(key, o.get(key).and_then(Value::as_str));
+        }
+        m.object("observable", via);
+    }
     if let Some(rel) = &r.related {
         let mut related = Map::new();
         related

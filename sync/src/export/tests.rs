@@ -345,6 +345,7 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 50,
         include_revoked: false,
         include_expired: false,
+        report_observables: false,
     };
     let now = chrono::Utc::now().timestamp();
     let live = record("a", Some(50));
@@ -386,7 +387,9 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 0,
         include_revoked: true,
         include_expired: true,
+        report_observables: true,
     };
+    assert_eq!(exclusion(&bare, &all, now), None);
     assert_eq!(exclusion(&revoked, &all, now), None);
     assert_eq!(exclusion(&expired, &all, now), None);
     // `include_revoked` does not bring back what the analyst took off detection.
