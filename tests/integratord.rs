@@ -305,6 +305,36 @@ fn locations_are_escaped_for_agents_with_ipv6_and_colons() {
     assert!(got.iter().all(|d| d.starts_with("1:misp:{\"")), "{got:?}");
 }
 
+/// Issue 23: an observable is evidence for the indicators based on it, never a
+/// hit of its own next to them.
+#[test]
+fn observables_fold_into_their_indicators() {
+    let w = Wazuh::new();
+    // Its only indicator is a sigma rule: reported with the indicator's name and
+    // score, the observable in the provenance (it used to come out bare).
+    let (_, event) = one_event(&w, "custom-intelmatch", &dns_alert("cdn-updates.xyz", ""));
+    let ind = &event["intelmatch"]["indicator"];
+    assert_eq!(ind["name"], "Beacon domain (sigma)", "{event}");
+    assert_eq!(ind["score"], 60);
+    assert_eq!(ind["record_kind"], "indicator");
+    assert_eq!(
+        ind["observable"],
+        json!({"id": "domain-name--10000000-0000-4000-8000-000000000010",
+               "value": "cdn-updates.xyz", "type": "domain-name"})
+    );
+    assert_fires(NATIVE_PACK, &event, 117103);
+    // The indicator's own pattern and its observable hit the same value: one
+    // event (it used to be two, the second `record_kind: observable`).
+    let (status, got) = w.call(
+        "custom-intelmatch",
+        &bytes(&connection_alert("185.100.87.41")),
+    );
+    assert!(status.success());
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let (_, event) = analysisd_split(&got[0]);
+    assert_eq!(event["intelmatch"]["indicator"]["name"], "Relay IP");
+}
+
 #[test]
 fn custom_opencti_fires_both_opencti_packs() {
     let w = Wazuh::new();
@@ -321,7 +351,8 @@ fn custom_opencti_fires_both_opencti_packs() {
             dns_alert("portal.login-verify-secure.net", ""),
             100215,
         ),
-        ("observable", dns_alert("cdn-updates.xyz", ""), 100213),
+        // An observable reports the (sigma) indicator based on it.
+        ("observable", dns_alert("cdn-updates.xyz", ""), 100212),
         ("related", dns_alert("resolver-relay.org", ""), 100214),
     ];
     for (name, alert, rule) in cases {

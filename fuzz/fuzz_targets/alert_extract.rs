@@ -106,6 +106,7 @@ fuzz_target!(|data: &[u8]| {
             extra_paths: extra,
             max_candidates: 5,
             documentation_is_public: true,
+            file_paths: true,
         },
     );
 });

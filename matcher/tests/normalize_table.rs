@@ -211,10 +211,11 @@ const ROWS: &[Row] = &[
     (Hash, "", Err("empty")),
     // --- File names -------------------------------------------------------------
     (Filename, "evil.exe", Ok((Filename, "evil.exe"))),
-    (Filename, "C:\\Users\\Public\\EVIL.EXE", Ok((Filename, "evil.exe"))),
-    (Filename, "/tmp/.cache/Payload.SH", Ok((Filename, "payload.sh"))),
+    // Paths stay whole, Windows folders as their variable.
+    (Filename, "C:\\Users\\Public\\EVIL.EXE", Ok((Filename, "%public%\\evil.exe"))),
+    (Filename, "/tmp/.cache/Payload.SH", Ok((Filename, "/tmp/.cache/payload.sh"))),
     (Filename, "  Invoice 2026.PDF.exe  ", Ok((Filename, "invoice 2026.pdf.exe"))),
-    (Filename, "\\\\server\\share\\Ä.doc", Ok((Filename, "ä.doc"))),
+    (Filename, "\\\\server\\share\\Ä.doc", Ok((Filename, "\\server\\share\\ä.doc"))),
     (Filename, "C:\\Temp\\", Err("no file name")),
     (Filename, "..", Err("not file names")),
     (Filename, "a\0b", Err("control")),

@@ -115,7 +115,8 @@ impl<W: Write> Matcher<'_, W> {
         }
         self.line(&head)?;
         for h in &enriched.hits {
-            self.line(&hit_line(h))?;
+            let weak = profile::is_weak(h, &self.config.matching.weak_kinds);
+            self.line(&hit_line(h, weak))?;
         }
         Ok(())
     }
@@ -140,7 +141,7 @@ impl<W: Write> Matcher<'_, W> {
     }
 }
 
-fn hit_line(h: &ResolvedHit) -> String {
+fn hit_line(h: &ResolvedHit, weak: bool) -> String {
     let r = &h.record;
     let mut line = format!(
         "  {:13} {} = {}",
@@ -169,6 +170,12 @@ fn hit_line(h: &ResolvedHit) -> String {
             "  [on warninglist: {}]",
             h.warninglists.join(", ")
         ));
+    }
+    if h.record.partial {
+        line.push_str("  [partial]");
+    }
+    if weak {
+        line.push_str("  [weak]");
     }
     line
 }

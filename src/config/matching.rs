@@ -37,6 +37,22 @@ pub struct MatchingConfig {
     pub warninglist_min_prefix_ipv6: u8,
     /// Substring and prefix patterns one source may put in the index.
     pub max_substring_patterns: usize,
+    /// Kinds whose hits are weak evidence: flagged `weak`, graded low by the
+    /// native pack, not sent under the drop-in profiles.
+    pub weak_kinds: Vec<Kind>,
+    /// Send weak hits under the `opencti` and `misp` profiles, whose published
+    /// rules page on them as on a hash.
+    pub send_weak_in_dropin: bool,
+    /// Observables no indicator is based on: left out, or reported as weak evidence.
+    pub observables: Observables,
+}
+
+/// `[matching] observables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observables {
+    Ignore,
+    Report,
 }
 
 impl Default for MatchingConfig {
@@ -57,6 +73,9 @@ impl Default for MatchingConfig {
             warninglist_min_prefix_ipv4: limits.warninglist_min_prefix_ipv4,
             warninglist_min_prefix_ipv6: limits.warninglist_min_prefix_ipv6,
             max_substring_patterns: limits.max_substring_patterns,
+            weak_kinds: vec![Kind::Filename],
+            send_weak_in_dropin: false,
+            observables: Observables::Ignore,
         }
     }
 }
@@ -81,6 +100,8 @@ impl MatchingConfig {
             max_events: self.max_events_per_alert,
             include_revoked: self.include_revoked,
             min_score: self.min_score,
+            weak_kinds: self.weak_kinds.clone(),
+            send_weak_in_dropin: self.send_weak_in_dropin,
             ..Default::default()
         }
     }
@@ -98,6 +119,7 @@ impl MatchingConfig {
                 warninglist_min_prefix_ipv6: self.warninglist_min_prefix_ipv6,
                 max_substring_patterns: self.max_substring_patterns,
             },
+            report_observables: self.observables == Observables::Report,
         }
     }
 
@@ -139,6 +161,30 @@ impl MatchingConfig {
             max_substring_patterns: t
                 .int("max_substring_patterns", 0, 1_000_000)?
                 .unwrap_or(d.max_substring_patterns),
+            weak_kinds: match t.strings("weak_kinds", false)? {
+                Some(names) => {
+                    let mut kinds = Vec::with_capacity(names.len());
+                    for (i, name) in names.iter().enumerate() {
+                        let kind = parse_kind(name)
+                            .map_err(|e| t.error_at(&format!("weak_kinds[{i}]"), e, None))?;
+                        kinds.push(kind);
+                    }
+                    kinds
+                }
+                None => d.weak_kinds,
+            },
+            send_weak_in_dropin: t
+                .bool("send_weak_in_dropin")?
+                .unwrap_or(d.send_weak_in_dropin),
+            observables: t
+                .choice(
+                    "observables",
+                    &[
+                        ("ignore", Observables::Ignore),
+                        ("report", Observables::Report),
+                    ],
+                )?
+                .unwrap_or(d.observables),
         };
         t.finish()?;
         Ok(m)
@@ -240,6 +286,8 @@ impl ExtractConfig {
             max_candidates: self.max_candidates,
             documentation_is_public: self.documentation_is_public,
             unknown_fields: self.unknown_fields == UnknownFields::Strong,
+            // Set from the index by the enricher.
+            file_paths: false,
         }
     }
 }

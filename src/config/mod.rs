@@ -36,7 +36,9 @@ use serde::Serialize;
 use store::SourceConfig;
 
 pub use error::ConfigError;
-pub use matching::{ExtraPath, ExtractConfig, MatchingConfig, UnknownFields, WarninglistMode};
+pub use matching::{
+    ExtraPath, ExtractConfig, MatchingConfig, Observables, UnknownFields, WarninglistMode,
+};
 pub use sync::{parse_schedule, SyncConfig};
 pub use watch::WatchConfig;
 pub use wazuh::{Profile, WazuhConfig};

@@ -71,6 +71,8 @@ fn empty_file_gives_every_default() {
     assert!(m.warninglist_dirs.is_empty());
     assert!(m.skip_non_public && m.parent_domains && m.url_host);
     assert_eq!(m.max_events_per_alert, 10);
+    assert_eq!(m.weak_kinds, [matcher::Kind::Filename]);
+    assert!(!m.send_weak_in_dropin);
     assert!(c.extract.extra_paths.is_empty());
     assert_eq!(c.extract.max_candidates, 256);
     assert_eq!(c.sync.schedule, None);
@@ -173,6 +175,9 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
             warninglist_min_prefix_ipv4: 10,
             warninglist_min_prefix_ipv6: 20,
             max_substring_patterns: 500,
+            weak_kinds: vec![matcher::Kind::Filename, matcher::Kind::Mutex],
+            send_weak_in_dropin: true,
+            observables: crate::config::Observables::Report,
         }
     );
     assert_eq!(
@@ -338,6 +343,9 @@ fn every_bad_key_or_value_is_named() {
         ("[matching]\nwarninglist_dirs = [\"/d\", 1]".into(), "matching.warninglist_dirs[1]: expected a string, got an integer"),
         ("[matching]\nmin_scor = 1".into(), "matching: unknown key `min_scor`; expected one of min_score,"),
         ("[matching]\nmin_score = 1.5".into(), "matching.min_score: expected an integer, got a float"),
+        ("[matching]\nweak_kinds = [\"filename\", \"path\"]".into(), "matching.weak_kinds[1]: expected one of ipv4,"),
+        ("[matching]\nweak_kinds = \"filename\"".into(), "matching.weak_kinds: expected an array, got a string"),
+        ("[matching]\nobservables = \"all\"".into(), "matching.observables: expected one of ignore, report, got `all`"),
         ("[extract]\nextra_paths = [{ path = \"data.x\", kind = \"ip5\" }]".into(), "extract.extra_paths[0].kind: expected one of ipv4, ipv6, domain, url, email, md5, sha1, sha256, sha512, imphash, hash, filename, regkey, user_agent, mutex, got `ip5`"),
         ("[extract]\nextra_paths = [{ kind = \"ipv4\" }]".into(), "extract.extra_paths[0].path: missing; the dotted alert field to read"),
         ("[extract]\nextra_paths = [{ path = \"data.x\", knd = \"ipv4\" }]".into(), "extract.extra_paths[0]: unknown key `knd`; expected one of path, kind"),

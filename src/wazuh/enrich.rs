@@ -34,7 +34,13 @@ pub struct Enricher<'i> {
 }
 
 impl<'i> Enricher<'i> {
-    pub fn new(index: &'i Index, lookup: LookupOptions, extract: ExtractOptions) -> Enricher<'i> {
+    pub fn new(
+        index: &'i Index,
+        lookup: LookupOptions,
+        mut extract: ExtractOptions,
+    ) -> Enricher<'i> {
+        // Paths are looked up whole only when some indicator is one.
+        extract.file_paths = index.meta().path_keys > 0;
         Enricher {
             index,
             substrings: index.meta().substrings > 0,
@@ -101,6 +107,7 @@ impl<'i> Enricher<'i> {
                 matched: hit.matched,
                 record,
                 warninglists,
+                weak: false,
             });
         }
     }

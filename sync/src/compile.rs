@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use matcher::index::{BuildError, GenerationMeta, IndexBuilder};
-use matcher::{MatchKey, Record};
+use matcher::{MatchKey, Record, RecordKind};
 
 use crate::limits::{Checker, Limits};
 use crate::store::{Store, StoreError};
@@ -21,6 +21,9 @@ pub struct CompileOptions {
     pub include_revoked: bool,
     pub include_expired: bool,
     pub limits: Limits,
+    /// Index observables that no indicator is based on (`matching.observables =
+    /// "report"`); the profiles report them as weak evidence.
+    pub report_observables: bool,
 }
 
 /// Extra entries compiled into every generation besides the store's rows
@@ -38,6 +41,33 @@ pub enum CompileError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Build(#[from] BuildError),
+}
+
+/// The liveness rule: why the index leaves `r` out, if it does. The CDB export
+/// applies the same, so that the lists and the index agree.
+pub fn exclusion(r: &Record, opts: &CompileOptions, now: i64) -> Option<&'static str> {
+    if r.revoked && !opts.include_revoked {
+        return Some("revoked");
+    }
+    // OpenCTI `x_opencti_detection = false`: the analyst keeps the indicator as
+    // knowledge but says it must not alert. Kept in the store, so that turning
+    // detection back on needs no full sync.
+    if r.detection == Some(false) {
+        return Some("detection disabled");
+    }
+    if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
+        return Some("expired");
+    }
+    // A bare observable is a sighting of a value, not a verdict: it alerts
+    // through the indicators based on it (folded into them by `store::read`),
+    // or, when asked for, as weak evidence.
+    if r.record_kind == RecordKind::Observable && !opts.report_observables {
+        return Some("observable without indicator");
+    }
+    if r.score.is_some_and(|s| s < opts.min_score) {
+        return Some("below min_score");
+    }
+    None
 }
 
 /// Compiles the live content of `store` (plus `extra`) into a new generation
@@ -75,31 +105,12 @@ pub fn compile(
     store
         .for_each_index_entry(&mut |entry| {
             let r = &entry.record;
-            if r.revoked && !opts.include_revoked {
-                builder.exclude("revoked");
-                return Ok(());
-            }
-            // OpenCTI `x_opencti_detection = false`: the analyst keeps the
-            // indicator as knowledge but says it must not alert. Kept in the
-            // store, so that turning detection back on needs no full sync.
-            if r.detection == Some(false) {
-                builder.exclude("detection disabled");
-                return Ok(());
-            }
-            if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
-                builder.exclude("expired");
-                return Ok(());
-            }
-            // A bare observable is a sighting of a value, not a verdict: it alerts
-            // only through the indicators based on it or related to it.
-            if r.record_kind == matcher::RecordKind::Observable
-                && !r.extra.contains_key("indicators")
-            {
-                builder.exclude("observable without indicator");
-                return Ok(());
-            }
-            if r.score.is_some_and(|s| s < opts.min_score) {
-                builder.exclude("below min_score");
+            if let Some(reason) = exclusion(r, opts, now) {
+                // An indicator's copy carrying an observable's keys (see
+                // `store::read`) follows its indicator, which is counted already.
+                if !r.extra.contains_key("observable") {
+                    builder.exclude(reason);
+                }
                 return Ok(());
             }
             let keys = limits.keys(r, &entry.keys, &mut builder);

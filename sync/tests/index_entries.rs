@@ -137,7 +137,7 @@ fn only_live_objects_with_keys_are_entries() {
 }
 
 #[test]
-fn an_observable_lists_the_indicators_based_on_it() {
+fn an_observable_folds_into_the_indicators_based_on_it() {
     let (_dir, mut store) = temp_store();
     let mut i1 = ipv4_indicator("i1", "192.0.2.1");
     i1.name = "Bad IP".into();
@@ -156,18 +156,25 @@ fn an_observable_lists_the_indicators_based_on_it() {
     store.apply("octi", "opencti", b).unwrap();
 
     let all = entries(&store);
-    let o = all.iter().find(|e| e.record.id == "o1").unwrap();
-    let list = o.record.extra["indicators"].as_array().unwrap();
-    assert_eq!(list.len(), 2, "{list:?}");
-    assert_eq!(list[0]["id"], json!("i1"));
-    assert_eq!(list[0]["name"], json!("Bad IP"));
-    assert_eq!(list[0]["pattern"], json!("[ipv4-addr:value = '192.0.2.1']"));
-    assert_eq!(list[0]["score"], json!(75));
-    assert_eq!(
-        list[1]["id"],
-        json!("i-yara"),
-        "keyless indicators still count"
-    );
+    // Never an entry of its own while it has an indicator...
+    assert!(all.iter().all(|e| e.record.id != "o1"));
+    // ...but its keys are entered as each indicator's, the observable named.
+    let folded: Vec<&IndexEntry> = all
+        .iter()
+        .filter(|e| e.record.extra.contains_key("observable"))
+        .collect();
+    let ids: Vec<&str> = folded.iter().map(|e| e.record.id.as_str()).collect();
+    assert_eq!(ids, ["i1", "i-yara"]);
+    for e in &folded {
+        assert_eq!(
+            e.record.extra["observable"],
+            json!({"id": "o1", "value": "192.0.2.1", "type": "IPv4-Addr"})
+        );
+        assert_eq!(e.keys, [MatchKey::exact(Kind::Ipv4, "192.0.2.1")]);
+    }
+    // The yara indicator, unmatchable itself, is reported with its name and score.
+    assert_eq!(folded[1].record.name, "yara on file");
+    assert_eq!(folded[0].record.score, Some(75));
     assert!(
         related(&all).is_empty(),
         "based-on alone makes no related entry"

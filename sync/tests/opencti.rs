@@ -206,10 +206,11 @@ fn full_sync_mirrors_the_server_and_matches() {
             Some(format!("{}/dashboard/observations/indicators/i-ip", e.server.url()).as_str())
         );
         assert_eq!(hit_ids(&index, Kind::Domain, "evil.example"), vec!["i-dom"]);
-        // The file's every hash is indexed, and it carries its yara indicator.
+        // The file's every hash is indexed as a key of its yara indicator.
         let sha = hits(&index, Kind::Sha256, &"a".repeat(64));
         assert_eq!(sha.len(), 1, "{play:?}");
-        assert_eq!(sha[0].0.extra["indicators"][0]["id"], json!("i-yara"));
+        assert_eq!(sha[0].0.id, "i-yara");
+        assert_eq!(sha[0].0.extra["observable"]["id"], json!("o-file"));
         assert_eq!(hits(&index, Kind::Md5, &"b".repeat(32)).len(), 1);
 
         let status = e.store.source_status("cti").unwrap().unwrap();

@@ -147,6 +147,7 @@ pub struct IndexBuilder {
     ip: IpTableBuilder,
     substrings: Vec<(KeyMethod, String, Kind, RecordId)>,
     keys_by_kind: BTreeMap<String, u64>,
+    path_keys: u64,
     skipped: BTreeMap<String, u64>,
     excluded: BTreeMap<String, u64>,
     refused: BTreeMap<String, Refused>,
@@ -190,6 +191,7 @@ impl IndexBuilder {
             ip: IpTableBuilder::default(),
             substrings: Vec::new(),
             keys_by_kind: BTreeMap::new(),
+            path_keys: 0,
             skipped: BTreeMap::new(),
             excluded: BTreeMap::new(),
             refused: BTreeMap::new(),
@@ -254,6 +256,9 @@ impl IndexBuilder {
             .keys_by_kind
             .entry(k.kind.as_str().to_string())
             .or_default() += 1;
+        if k.kind == Kind::Filename && crate::normalize::is_path(&k.key) {
+            self.path_keys += 1;
+        }
         match k.method {
             KeyMethod::Substring | KeyMethod::Prefix => {
                 if k.key.is_empty() {
@@ -461,6 +466,7 @@ impl IndexBuilder {
             substrings: substring_count,
             skipped: std::mem::take(&mut self.skipped),
             keys_by_kind: std::mem::take(&mut self.keys_by_kind),
+            path_keys: self.path_keys,
             files,
             options: std::mem::take(&mut self.options),
             excluded: std::mem::take(&mut self.excluded),

@@ -25,6 +25,10 @@ pub struct GenerationMeta {
     /// Exact keys per kind name.
     #[serde(default)]
     pub keys_by_kind: BTreeMap<String, u64>,
+    /// File name keys that are whole paths: alerts' paths are looked up whole
+    /// only when there is one.
+    #[serde(default)]
+    pub path_keys: u64,
     /// Size of every data file, checked when the generation is opened.
     pub files: BTreeMap<String, u64>,
     /// Build-time choices (min score, revoked/expired inclusion, ...), for `status`.

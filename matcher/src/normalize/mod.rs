@@ -6,7 +6,9 @@
 //! - IPv6 is compressed and IPv4-mapped addresses are unmapped (then they are IPv4);
 //! - domains are lowercased, one trailing dot is dropped and IDN becomes punycode;
 //! - URLs follow WHATWG (the `url` crate) and keep their host;
-//! - file names are case-folded base names, registry keys have their hive spelled out;
+//! - file names are case-folded; a path stays whole, its standard Windows folders
+//!   written as their variable (`%appdata%\x.exe`); registry keys have their hive
+//!   spelled out;
 //! - invalid values are rejected with a reason ([`Invalid`]).
 //!
 //! The same functions run on intel at ingest and on alert values at lookup, so a
@@ -25,6 +27,7 @@ mod class;
 mod detect;
 mod domain;
 mod email;
+mod file_path;
 mod hash;
 mod ip;
 mod refang;
@@ -36,6 +39,7 @@ pub use class::{classify, AddrClass};
 pub use detect::detect;
 pub use domain::domain;
 pub use email::email;
+pub use file_path::{file_path, is_path};
 pub use hash::{hash, hash_kind_for_hex_len};
 pub use ip::{format_ip, format_net, ip, ip_addr};
 pub use refang::refang;
@@ -211,7 +215,8 @@ mod tests {
             (Kind::Sha512, &"D".repeat(128), &"d".repeat(128)),
             (Kind::Imphash, &"E".repeat(32), &"e".repeat(32)),
             (Kind::Hash, "3:AbC:dEf", "3:AbC:dEf"),
-            (Kind::Filename, "C:\\Temp\\Evil.EXE", "evil.exe"),
+            (Kind::Filename, "Evil.EXE", "evil.exe"),
+            (Kind::Filename, "C:\\Temp\\Evil.EXE", "c:\\temp\\evil.exe"),
             (
                 Kind::Regkey,
                 "HKLM\\Software",

@@ -1,24 +1,26 @@
 //! Host artefacts compared as text: file names, registry keys, user agents, mutexes.
 
+use super::file_path::{file_path, is_path};
 use super::Invalid;
 use crate::kind::Kind;
 
-/// Normalises a file name to its lowercased base name.
+/// Normalises a file name: a base name is lowercased; a path stays a whole path
+/// ([`file_path`]), never cut down to its base name, or
+/// `%PROGRAMDATA%\Microsoft\DeviceSync\MSBuild.exe` would hit every MSBuild.
 ///
-/// The base name is what follows the last `/` or `\`. It is case-folded because
-/// the platforms most intel is about (Windows, and macOS by default) have
-/// case-insensitive file systems and Sysmon/EDR logs spell names freely; a
-/// Linux-only `Evil` and `evil` therefore match each other.
+/// Names are case-folded because the platforms most intel is about (Windows,
+/// and macOS by default) have case-insensitive file systems and Sysmon/EDR logs
+/// spell names freely; a Linux-only `Evil` and `evil` therefore match each other.
 pub fn filename(raw: &str) -> Result<String, Invalid> {
     let err = |reason: &str| Invalid::new(Kind::Filename, raw, reason);
     let s = raw.trim();
     if s.is_empty() {
         return Err(err("empty value"));
     }
-    let base = s.rsplit(['/', '\\']).next().unwrap_or(s).trim();
-    if base.is_empty() {
-        return Err(err("no file name after the last path separator"));
+    if is_path(s) {
+        return file_path(s);
     }
+    let base = s;
     if base == "." || base == ".." {
         return Err(err("`.` and `..` are not file names"));
     }
@@ -132,10 +134,17 @@ mod tests {
 
     #[test]
     fn filenames() {
-        assert_eq!(filename("C:\\Windows\\Temp\\EVIL.exe").unwrap(), "evil.exe");
-        assert_eq!(filename("/tmp/.X11/payload.SH ").unwrap(), "payload.sh");
+        // A path stays a path (see file_path), never its base name.
+        assert_eq!(
+            filename("C:\\Windows\\Temp\\EVIL.exe").unwrap(),
+            "%windir%\\temp\\evil.exe"
+        );
+        assert_eq!(
+            filename("/tmp/.X11/payload.SH ").unwrap(),
+            "/tmp/.x11/payload.sh"
+        );
         assert_eq!(filename("evil.exe").unwrap(), "evil.exe");
-        assert_eq!(filename("a/b\\Ä.DOC").unwrap(), "ä.doc");
+        assert_eq!(filename("Ä.DOC").unwrap(), "ä.doc");
         assert!(filename("C:\\Temp\\")
             .unwrap_err()
             .reason

@@ -60,6 +60,8 @@ pub struct ExtractOptions {
     /// Also look up the strong whole values of `data` fields no rule reads
     /// (`unknown_fields.rs`). Default true.
     pub unknown_fields: bool,
+    /// Also look up file paths whole (the index has path-valued file indicators).
+    pub file_paths: bool,
 }
 
 impl Default for ExtractOptions {
@@ -70,6 +72,7 @@ impl Default for ExtractOptions {
             max_candidates: DEFAULT_MAX_CANDIDATES,
             documentation_is_public: false,
             unknown_fields: true,
+            file_paths: false,
         }
     }
 }
@@ -583,6 +586,14 @@ fn filename(c: &mut Collector, field: &str, raw: &str) {
     match normalize::normalize(Kind::Filename, base) {
         Ok(n) => c.candidate(field, n.kind, n.value, false),
         Err(_) => c.skip(field, base, "not a valid file name"),
+    }
+    // Path-valued indicators are keyed by the whole path, never the base name.
+    if c.opts.file_paths && normalize::is_path(s) {
+        let name = s.rsplit(['/', '\\']).next().unwrap_or(s);
+        let dir = &s[..s.len() - name.len()];
+        if let Ok(path) = normalize::file_path(&format!("{dir}{base}")) {
+            c.candidate(field, Kind::Filename, path, false);
+        }
     }
 }
 

@@ -110,6 +110,9 @@ pub struct ResolvedHit {
     pub record: Record,
     /// Names of the warninglists that list the value (only when annotating).
     pub warninglists: Vec<String>,
+    /// Weak evidence: a kind of `[matching] weak_kinds` (file names by default).
+    /// Set by [`events`] from the options.
+    pub weak: bool,
 }
 
 impl ResolvedHit {
@@ -167,6 +170,11 @@ pub struct ProfileOptions {
     pub include_revoked: bool,
     /// opencti profile: ignore listed indicators scored below this (`matching.min_score`).
     pub min_score: i64,
+    /// Kinds whose hits are weak evidence (`matching.weak_kinds`).
+    pub weak_kinds: Vec<Kind>,
+    /// Send weak hits under the drop-in profiles too (`matching.send_weak_in_dropin`):
+    /// their published rules cannot tell weak from strong.
+    pub send_weak_in_dropin: bool,
 }
 
 impl Default for ProfileOptions {
@@ -176,12 +184,14 @@ impl Default for ProfileOptions {
             observable_only: false,
             include_revoked: false,
             min_score: 0,
+            weak_kinds: vec![Kind::Filename],
+            send_weak_in_dropin: false,
         }
     }
 }
 
 /// Orders hits best first, applies the per-profile dedup rules and the cap, and
-/// renders one event per hit.
+/// renders one event per intel object.
 pub fn events(
     profile: Profile,
     ctx: &AlertContext,
@@ -190,6 +200,13 @@ pub fn events(
 ) -> Vec<Value> {
     // Warninglist entries only ever annotate or suppress; they are never a hit.
     hits.retain(|h| h.record.record_kind != RecordKind::Warninglist);
+    for h in &mut hits {
+        h.weak = is_weak(h, &opts.weak_kinds);
+    }
+    // The drop-in packs would page on a bare file name as on a hash.
+    if profile != Profile::Native && !opts.send_weak_in_dropin {
+        hits.retain(|h| !h.weak);
+    }
     order(&mut hits, now());
     let cap = opts.max_events.max(1);
     match profile {
@@ -197,6 +214,17 @@ pub fn events(
         Profile::Opencti => opencti::events(ctx, &hits, opts, cap),
         Profile::Misp => misp::events(ctx, &hits, cap),
     }
+}
+
+/// Weak evidence: a hit of a kind in `weak_kinds`, or an observable no indicator
+/// is based on (indexed only with `observables = "report"`). A path matched
+/// whole names one file at one place: it is no bare file name.
+pub fn is_weak(hit: &ResolvedHit, weak_kinds: &[Kind]) -> bool {
+    let bare_observable = hit.record.record_kind == RecordKind::Observable
+        && !hit.record.extra.contains_key("indicators");
+    bare_observable
+        || (weak_kinds.contains(&hit.kind)
+            && !(hit.kind == Kind::Filename && matcher::normalize::is_path(&hit.matched)))
 }
 
 /// The profile's error event (index missing or stale, last sync failed, ...). An
@@ -213,16 +241,21 @@ pub fn error_event(profile: Profile, message: &str) -> Value {
     }
 }
 
-/// Best hits first: method rank (exact, token, url_host, cidr, parent_domain,
-/// substring, related), then score and confidence, highest first. Revoked records
+/// Best hits first: strong before weak, then method rank (exact, token, url_host,
+/// cidr, parent_domain, substring, related), then score and confidence, highest
+/// first. Revoked records
 /// (only present with `include_revoked`) go after live ones of the same method;
 /// detection and expiry break the remaining ties. The sort is stable, so equal hits
 /// keep the caller's (alert field) order.
 fn order(hits: &mut [ResolvedHit], now: i64) {
     hits.sort_by(|a, b| {
-        a.effective_method()
-            .rank()
-            .cmp(&b.effective_method().rank())
+        a.weak
+            .cmp(&b.weak)
+            .then(
+                a.effective_method()
+                    .rank()
+                    .cmp(&b.effective_method().rank()),
+            )
             .then(a.record.revoked.cmp(&b.record.revoked))
             .then(desc(a.record.score, b.record.score))
             .then(desc(a.record.confidence, b.record.confidence))
@@ -449,6 +482,10 @@ fn match_object(hit: &ResolvedHit) -> Map<String, Value> {
         .text("method", hit.effective_method().as_str())
         .text("matched", &hit.matched)
         .list("warninglists", &hit.warninglists);
+    // Only the unusual state gets a field, as for `partial`.
+    if hit.weak {
+        m.flag("weak", Some(true));
+    }
     m
 }
 
@@ -555,6 +592,7 @@ pub(crate) mod test_support {
             matched: value.into(),
             record,
             warninglists: Vec::new(),
+            weak: false,
         }
     }
 
@@ -715,6 +753,86 @@ mod tests {
             };
             assert_eq!(events(p, &ctx, hits.clone(), &zero).len(), 1, "{p}");
         }
+    }
+
+    #[test]
+    fn file_names_are_weak_ordered_last_and_kept_out_of_dropins() {
+        let alert = alert();
+        let ctx = AlertContext::new(&alert);
+        let name = hit(
+            "data.win.eventdata.image",
+            Kind::Filename,
+            "python.exe",
+            HitMethod::Exact,
+            opencti_indicator("ind-name", "python", "[file:name = 'python.exe']", 90),
+        );
+        let path = hit(
+            "data.win.eventdata.image",
+            Kind::Filename,
+            "%programdata%\\x\\msbuild.exe",
+            HitMethod::Exact,
+            opencti_indicator("ind-path", "msbuild", "[file:name = 'x']", 90),
+        );
+        let ip = hit(
+            "data.win.eventdata.destinationIp",
+            Kind::Ipv4,
+            "203.0.113.9",
+            HitMethod::Exact,
+            opencti_indicator("ind-ip", "c2", "[ipv4-addr:value = '203.0.113.9']", 10),
+        );
+        let hits = vec![name, path, ip];
+        let native = events(
+            Profile::Native,
+            &ctx,
+            hits.clone(),
+            &ProfileOptions::default(),
+        );
+        let got: Vec<(&str, &Value)> = native
+            .iter()
+            .map(|e| {
+                (
+                    e["intelmatch"]["indicator"]["id"].as_str().unwrap(),
+                    &e["intelmatch"]["match"]["weak"],
+                )
+            })
+            .collect();
+        // Strong first whatever the score; a whole path is no bare name.
+        assert_eq!(
+            got,
+            [
+                ("ind-path", &Value::Null),
+                ("ind-ip", &Value::Null),
+                ("ind-name", &json!(true)),
+            ]
+        );
+        for p in [Profile::Opencti, Profile::Misp] {
+            let out = events(p, &ctx, hits.clone(), &ProfileOptions::default());
+            assert_eq!(out.len(), 2, "{p}");
+            assert!(!Value::Array(out).to_string().contains("python"), "{p}");
+            let opts = ProfileOptions {
+                send_weak_in_dropin: true,
+                ..ProfileOptions::default()
+            };
+            assert_eq!(events(p, &ctx, hits.clone(), &opts).len(), 3, "{p}");
+        }
+        // An observable no indicator is based on (`observables = "report"`) is weak.
+        let mut bare = hit(
+            "data.win.eventdata.queryName",
+            Kind::Domain,
+            "x.example",
+            HitMethod::Exact,
+            opencti_observable("obs-1", "x.example", json!([])),
+        );
+        bare.record.extra.remove("indicators");
+        assert!(is_weak(&bare, &[]));
+        // Any kind can be made weak, and file names strong.
+        let opts = ProfileOptions {
+            weak_kinds: vec![Kind::Ipv4],
+            ..ProfileOptions::default()
+        };
+        let out = events(Profile::Native, &ctx, hits, &opts);
+        assert_eq!(out[2]["intelmatch"]["indicator"]["id"], "ind-ip");
+        assert_eq!(out[2]["intelmatch"]["match"]["weak"], true);
     }
 
     #[test]

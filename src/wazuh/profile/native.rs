@@ -1,6 +1,6 @@
 //! The native profile (contract §5.1): one `ioc_match` event per matched record.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
@@ -12,37 +12,58 @@ use super::{
 const TAG: &str = "intelmatch";
 
 /// MISP context worth a field of its own in `indicator.misp`.
-const MISP_KEYS: [&str; 8] = [
+/// `value` is the attribute's whole value: for `filename|<hash>` the file name
+/// is context there, the hash alone being the key.
+const MISP_KEYS: [&str; 9] = [
     "event_id",
     "event_uuid",
     "event_info",
     "category",
     "type",
+    "value",
     "org",
     "threat_level_id",
     "to_ids",
 ];
 
 pub(super) fn events(ctx: &AlertContext, hits: &[ResolvedHit], cap: usize) -> Vec<Value> {
-    // One event per record: a record reached through several values or fields is
-    // reported once, with its best hit (hits arrive best first).
-    let mut seen = HashSet::new();
-    hits.iter()
-        .filter(|h| seen.insert(h.record_key()))
-        .take(cap)
-        .map(|h| render(ctx, h))
-        .collect()
+    // One event per record: a record reached through several values or fields
+    // (the MD5 and SHA-256 of one file, a name and its CNAME) is reported once,
+    // its best hit as `match` (hits arrive best first) and every hit in `matches`.
+    let mut slot: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut groups: Vec<Vec<&ResolvedHit>> = Vec::new();
+    for h in hits {
+        match slot.get(&h.record_key()) {
+            Some(&i) => groups[i].push(h),
+            None => {
+                slot.insert(h.record_key(), groups.len());
+                groups.push(vec![h]);
+            }
+        }
+    }
+    groups.iter().take(cap).map(|g| render(ctx, g)).collect()
 }
 
 pub(super) fn error_event(message: &str) -> Value {
     json!({"integration": TAG, "intelmatch": {"event_type": "error", "error": message}})
 }
 
-fn render(ctx: &AlertContext, hit: &ResolvedHit) -> Value {
+/// One record's event; `group` holds its hits, best first.
+fn render(ctx: &AlertContext, group: &[&ResolvedHit]) -> Value {
+    let hit = group[0];
+    let mut matches: Vec<Value> = Vec::with_capacity(group.len());
+    for h in group {
+        let m = Value::Object(match_object(h));
+        // The same value reached twice the same way (a field read by two rules).
+        if !matches.contains(&m) {
+            matches.push(m);
+        }
+    }
     let mut body = Map::new();
     body.text("event_type", "ioc_match")
-        .object("match", match_object(hit))
-        .object("indicator", indicator(ctx, hit))
+        .object("match", match_object(hit));
+    body.insert("matches".into(), Value::Array(matches));
+    body.object("indicator", indicator(ctx, hit))
         .object("source_alert", source_alert(ctx.alert));
     let mut event = Map::new();
     event.text("integration", TAG).object(TAG, body);
@@ -72,6 +93,14 @@ fn indicator(ctx: &AlertContext, hit: &ResolvedHit) -> Map<String, Value> {
     }
     if r.revoked {
         m.flag("revoked", Some(true));
+    }
+    // Reached through an observable the indicator is based on.
+    if let Some(Value::Object(o)) = r.extra.get("observable") {
+        let mut via = Map::new();
+        for key in ["id", "value", "type"] {
+            via.text_opt(key, o.get(key).and_then(Value::as_str));
+        }
+        m.object("observable", via);
     }
     if let Some(rel) = &r.related {
         let mut related = Map::new();
@@ -157,6 +186,8 @@ mod tests {
                     "event_type": "ioc_match",
                     "match": {"field": "data.win.eventdata.queryName", "value": "cdn.evil.example",
                               "kind": "domain", "method": "parent_domain", "matched": "evil.example"},
+                    "matches": [{"field": "data.win.eventdata.queryName", "value": "cdn.evil.example",
+                                 "kind": "domain", "method": "parent_domain", "matched": "evil.example"}],
                     "indicator": {"source": "opencti", "source_type": "opencti", "id": "ind-1",
                                   "name": "evil.example", "record_kind": "indicator",
                                   "pattern": "[domain-name:value = 'evil.example']",
@@ -274,6 +305,42 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0]["intelmatch"]["match"]["field"], "data.a");
         assert_eq!(out[0]["intelmatch"]["match"]["method"], "exact");
+        // Every value that reached the record, best first.
+        let matches: Vec<(&str, &str)> = out[0]["intelmatch"]["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["field"].as_str().unwrap(), m["method"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            matches,
+            [
+                ("data.a", "exact"),
+                ("data.b", "exact"),
+                ("data.url", "url_host")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cap_counts_records_not_values() {
+        let alert = alert();
+        let ctx = AlertContext::new(&alert);
+        let one = opencti_indicator("ind-1", "one", "[x:value = 'y']", 80);
+        let two = opencti_indicator("ind-2", "two", "[x:value = 'y']", 70);
+        let hits = vec![
+            hit("data.md5", Kind::Md5, "a", HitMethod::Exact, one.clone()),
+            hit("data.sha256", Kind::Sha256, "b", HitMethod::Exact, one),
+            hit("data.ip", Kind::Ipv4, "c", HitMethod::Exact, two),
+        ];
+        let opts = ProfileOptions {
+            max_events: 2,
+            ..ProfileOptions::default()
+        };
+        let out = events(Profile::Native, &ctx, hits, &opts);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["intelmatch"]["matches"].as_array().unwrap().len(), 2);
+        assert_eq!(out[1]["intelmatch"]["indicator"]["id"], "ind-2");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use matcher::safe_dir::SafeDir;
-use matcher::{KeyMethod, Kind, MatchKey, Record, RecordKind};
+use matcher::{KeyMethod, Kind, MatchKey, Record};
 use serde::Serialize;
 
 use crate::compile::CompileOptions;
@@ -124,26 +124,7 @@ pub fn export_store(
     ex.finish(out)
 }
 
-/// Why the index compiler would leave `r` out, if it would. Mirrors
-/// `compile::compile`, so that the lists and the index agree.
-pub fn exclusion(r: &Record, opts: &CompileOptions, now: i64) -> Option<&'static str> {
-    if r.revoked && !opts.include_revoked {
-        return Some("revoked");
-    }
-    if r.detection == Some(false) {
-        return Some("detection disabled");
-    }
-    if !opts.include_expired && r.valid_until_unix().is_some_and(|t| t <= now) {
-        return Some("expired");
-    }
-    if r.record_kind == RecordKind::Observable && !r.extra.contains_key("indicators") {
-        return Some("observable without indicator");
-    }
-    if r.score.is_some_and(|s| s < opts.min_score) {
-        return Some("below min_score");
-    }
-    None
-}
+pub use crate::compile::exclusion;
 
 /// Collects records and their keys, then writes the lists.
 pub struct Exporter {

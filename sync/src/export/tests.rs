@@ -364,6 +364,7 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 50,
         include_revoked: false,
         include_expired: false,
+        report_observables: false,
         ..CompileOptions::default()
     };
     let now = chrono::Utc::now().timestamp();
@@ -406,8 +407,10 @@ fn exclusions_mirror_the_index_compiler() {
         min_score: 0,
         include_revoked: true,
         include_expired: true,
+        report_observables: true,
         ..CompileOptions::default()
     };
+    assert_eq!(exclusion(&bare, &all, now), None);
     assert_eq!(exclusion(&revoked, &all, now), None);
     assert_eq!(exclusion(&expired, &all, now), None);
     // `include_revoked` does not bring back what the analyst took off detection.

@@ -10,6 +10,7 @@
 //!   [`Kind::Md5`]/[`Kind::Sha1`]: a JA3 digest must never match a file hash;
 //! - `target-*` types describe the victim, so they never alert;
 //! - `pdb` and `uri` are paths, not base names or URLs: no kind fits them;
+//! - in `filename|<hash>` only the hash is a key;
 //! - `ssh-fingerprint` and `favicon-mmh3` have no stable digest spelling
 //!   (base64, colon-hex, signed integers) and are left out.
 
@@ -59,8 +60,11 @@ const fn k(kind: Kind) -> MispType {
     Single(Part::Kind(kind))
 }
 
+/// `filename|<hash>`: the hash is the key; the name is context (kept in the
+/// record's `value`), never a key of its own, or `csrss.exe|<sha1>` would hit
+/// every csrss.exe whatever its hash.
 const fn file_and(kind: Kind) -> MispType {
-    Composite(Some(Part::Kind(Kind::Filename)), Some(Part::Kind(kind)))
+    Composite(None, Some(Part::Kind(kind)))
 }
 
 const RULE: MispType = MispType::Unsupported(Unsupported::Rule);
@@ -369,10 +373,19 @@ mod tests {
         );
         assert_eq!(
             values("filename|sha256", "a|b.exe|ABC").unwrap(),
-            [
-                (Kind::Filename, "a".to_string()),
-                (Kind::Sha256, "b.exe|ABC".to_string())
-            ]
+            [(Kind::Sha256, "b.exe|ABC".to_string())]
+        );
+        // ESET's Glupteba event: the name half is no key of its own.
+        assert_eq!(
+            values(
+                "filename|sha1",
+                "csrss.exe|1645ad8468a2fb54763c0ebeb766dfd8c643f3db"
+            )
+            .unwrap(),
+            [(
+                Kind::Sha1,
+                "1645ad8468a2fb54763c0ebeb766dfd8c643f3db".to_string()
+            )]
         );
         assert!(matches!(
             values("filename|md5", "no-pipe"),

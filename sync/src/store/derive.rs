@@ -18,7 +18,8 @@ use crate::{IndicatorRow, ObservableRow, Reject};
 /// 3: an `OR` branch is an exact match, not partial; `LIKE` on an IPv4 octet
 ///    prefix is a network and `LIKE '%.d'` a parent domain; a bad date in a
 ///    comparison no longer invalidates the pattern.
-pub const DERIVE_VERSION: i64 = 3;
+/// 4: a path-valued file name stays a whole path, never its base name.
+pub const DERIVE_VERSION: i64 = 4;
 
 /// What became of an indicator's pattern or values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

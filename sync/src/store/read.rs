@@ -201,16 +201,20 @@ fn observable_entries_sql() -> String {
     )
 }
 
-/// Live indicators `based-on` one observable (source id, observable ext id).
-/// Indicators with detection turned off are left out: they must not make the
-/// observable alert (an observable with no other indicator is then not
-/// compiled at all, see `compile::compile`).
-const BASED_ON_SQL: &str = "SELECT i.ext_id, i.name, i.pattern, i.score, i.revoked, i.valid_until
-     FROM relationships r
-     JOIN indicators i ON i.source_id = r.source_id AND i.ext_id = r.from_id
-     WHERE r.source_id = ?1 AND r.to_id = ?2 AND r.type = 'based-on'
-       AND r.deleted = 0 AND i.deleted = 0 AND (i.detection IS NULL OR i.detection != 0)
-     ORDER BY r.id";
+/// Indicators `based-on` one observable (source id, observable ext id), as
+/// [`INDICATOR_COLS`]. Detection turned off leaves an indicator out here; the
+/// compiler's liveness rule (revoked, expired, `min_score`) applies to what
+/// comes out, as to every other record.
+fn based_on_sql() -> String {
+    format!(
+        "SELECT {INDICATOR_COLS}
+         FROM relationships r
+         JOIN indicators i ON i.source_id = r.source_id AND i.ext_id = r.from_id
+         WHERE r.source_id = ?1 AND r.to_id = ?2 AND r.type = 'based-on'
+           AND r.deleted = 0 AND i.deleted = 0 AND (i.detection IS NULL OR i.detection != 0)
+         ORDER BY r.id"
+    )
+}
 
 fn indicator_entries(
     conn: &Connection,
@@ -226,40 +230,62 @@ fn indicator_entries(
     )
 }
 
+/// Observables fold into their indicators: an observable that indicators are
+/// `based-on` is evidence for them, so its keys are entered as keys of each
+/// indicator (a copy of its record naming the observable in `extra.observable`),
+/// and the observable is no entry of its own. One without any indicator is
+/// entered as itself; the compiler leaves it out unless observables are reported.
 fn observable_entries(
     conn: &Connection,
     sources: &Sources,
     f: &mut dyn FnMut(IndexEntry) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
-    let mut based_on = conn.prepare_cached(BASED_ON_SQL)?;
-    grouped(
+    let mut based_on = conn.prepare_cached(&based_on_sql())?;
+    let mut folded = 0u64;
+    let mut fold = |e: IndexEntry| -> Result<(), StoreError> {
+        let obs = &e.record;
+        let source_id = sources
+            .iter()
+            .find(|(_, (name, _))| *name == obs.source)
+            .map(|(id, _)| *id)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown source {}", obs.source)))?;
+        let mut rows = based_on.query(params![source_id, obs.id])?;
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut record = indicator_record(r, sources)?;
+            if seen.contains(&record.id) {
+                continue;
+            }
+            seen.push(record.id.clone());
+            let mut via = Map::new();
+            via.insert("id".into(), json!(obs.id));
+            via.insert("value".into(), json!(obs.name));
+            if let Some(t) = obs.extra.get("entity_type") {
+                via.insert("type".into(), t.clone());
+            }
+            record.extra.insert("observable".into(), Value::Object(via));
+            f(IndexEntry {
+                record,
+                keys: e.keys.clone(),
+            })?;
+            folded += 1;
+        }
+        if seen.is_empty() {
+            f(e)?;
+        } else {
+            // Counted as the entries made, not as the observable.
+            folded -= 1;
+        }
+        Ok(())
+    };
+    let n = grouped(
         conn,
         &observable_entries_sql(),
         OBSERVABLE_NCOLS,
-        f,
-        &mut |r| {
-            let mut record = observable_record(r, sources)?;
-            // The opencti profile reports `observable_with_indicator` from these.
-            let indicators = based_on
-                .query_map(params![r.get::<_, i64>(1)?, record.id], |i| {
-                    let mut o = Map::new();
-                    o.insert("id".into(), json!(i.get::<_, String>(0)?));
-                    o.insert("name".into(), json!(i.get::<_, String>(1)?));
-                    o.insert("pattern".into(), json!(i.get::<_, Option<String>>(2)?));
-                    o.insert("score".into(), json!(i.get::<_, Option<i64>>(3)?));
-                    o.insert("revoked".into(), json!(i.get::<_, bool>(4)?));
-                    o.insert("valid_until".into(), json!(i.get::<_, Option<String>>(5)?));
-                    Ok(Value::Object(o))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            if !indicators.is_empty() {
-                record
-                    .extra
-                    .insert("indicators".into(), Value::Array(indicators));
-            }
-            Ok(record)
-        },
-    )
+        &mut fold,
+        &mut |r| observable_record(r, sources),
+    )?;
+    Ok(n + folded)
 }
 
 /// A text column borrowed from the row (no allocation per row).
@@ -389,7 +415,7 @@ mod tests {
         for (sql, index) in [
             (indicator_entries_sql(), "match_keys_by_indicator"),
             (observable_entries_sql(), "match_keys_by_observable"),
-            (BASED_ON_SQL.to_string(), "relationships_to"),
+            (based_on_sql(), "relationships_to"),
         ] {
             let p = plan(&store.conn, &sql);
             assert!(!p.contains("TEMP B-TREE"), "{p}");

@@ -204,13 +204,11 @@ fn composite_types_are_split() {
     );
     assert_eq!(
         row(&loaded, "a-file-sha256").values,
-        [
-            v(Kind::Filename, "invoice.exe"),
-            v(
-                Kind::Sha256,
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-            )
-        ]
+        // The file name is context, not a key of its own.
+        [v(
+            Kind::Sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        )]
     );
     assert_eq!(
         row(&loaded, "a-regkey").values,
@@ -218,10 +216,7 @@ fn composite_types_are_split() {
     );
     assert_eq!(
         row(&loaded, "a-sample").values,
-        [
-            v(Kind::Filename, "sample.bin"),
-            v(Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")
-        ]
+        [v(Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")]
     );
     // The name keeps the whole MISP value.
     assert_eq!(
