@@ -15,10 +15,14 @@ pub fn extra_entries(config: &Config) -> Vec<Box<dyn store::compile::ExtraEntrie
         .filter(|s| matches!(&s.settings, SourceSettings::Misp(m) if m.mirror_warninglists))
         .map(|s| s.name.clone())
         .collect();
-    let lists = store::warninglists::Warninglists::load(
+    let mut lists = store::warninglists::Warninglists::load(
         &config.matching.warninglist_dirs,
         &config.store_path(),
         &misp_sources,
+    );
+    lists.select(
+        &config.matching.warninglists_enabled,
+        &config.matching.warninglists_disabled,
     );
     tracing::debug!(lists = lists.lists().len(), "warninglists loaded");
     vec![Box::new(lists)]

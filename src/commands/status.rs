@@ -220,6 +220,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 println!("        {line}");
             }
         }
+        if let Some(lists) = m.options.get("warninglists").and_then(|v| v.as_array()) {
+            let shown: Vec<String> = lists
+                .iter()
+                .map(|l| format!("{} ({})", l["name"].as_str().unwrap_or("?"), l["entries"]))
+                .collect();
+            let line = format!("        warninglists ({}): {}", shown.len(), shown.join(", "));
+            println!("{}", terminal::text(&line));
+        }
     }
     if let Some(st) = &scheduler {
         let last = match (&st.last_result, &st.last_finished) {

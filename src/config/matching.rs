@@ -19,6 +19,10 @@ pub struct MatchingConfig {
     pub warninglists: WarninglistMode,
     /// Extra directories of MISP-format warninglists, besides the built-in ones.
     pub warninglist_dirs: Vec<PathBuf>,
+    /// Only these warninglists (by name or bundled directory); empty: all.
+    pub warninglists_enabled: Vec<String>,
+    /// These warninglists are not applied.
+    pub warninglists_disabled: Vec<String>,
     /// Never look up private, loopback, link-local, multicast, reserved or
     /// documentation addresses taken from alerts.
     pub skip_non_public: bool,
@@ -64,6 +68,8 @@ impl Default for MatchingConfig {
             include_expired: false,
             warninglists: WarninglistMode::Suppress,
             warninglist_dirs: Vec::new(),
+            warninglists_enabled: Vec::new(),
+            warninglists_disabled: Vec::new(),
             skip_non_public: true,
             max_events_per_alert: 10,
             parent_domains: true,
@@ -140,6 +146,8 @@ impl MatchingConfig {
                 )?
                 .unwrap_or(d.warninglists),
             warninglist_dirs: t.paths("warninglist_dirs")?.unwrap_or_default(),
+            warninglists_enabled: t.strings("warninglists_enabled", false)?.unwrap_or_default(),
+            warninglists_disabled: t.strings("warninglists_disabled", false)?.unwrap_or_default(),
             skip_non_public: t.bool("skip_non_public")?.unwrap_or(d.skip_non_public),
             max_events_per_alert: t
                 .int("max_events_per_alert", 1, i64::MAX)?

@@ -30,6 +30,11 @@ pub struct CompileOptions {
 /// (warninglists).
 pub trait ExtraEntries {
     fn for_each(&self, f: &mut EntrySink<'_>) -> Result<(), BuildError>;
+    /// What the set is, recorded in the generation's `meta.json` options
+    /// (`status` shows it): a name and a JSON value.
+    fn describe(&self) -> Option<(&'static str, serde_json::Value)> {
+        None
+    }
 }
 
 /// Receives one record and its keys.
@@ -129,6 +134,9 @@ pub fn compile(
             None => CompileError::Store(e),
         })?;
     for source in extra {
+        if let Some((name, value)) = source.describe() {
+            builder.set_option(name, value);
+        }
         source.for_each(&mut |r, keys| {
             let keys = limits.keys(r, keys, &mut builder);
             if !keys.is_empty() {

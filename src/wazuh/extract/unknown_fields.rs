@@ -114,29 +114,19 @@ fn is_identifier_key(k: &str) -> bool {
         .any(|w| l.contains(w))
 }
 
-/// Whether a catalog rule names `field` (array positions and case aside):
-/// that rule decides, conditions included.
+/// Whether a catalog rule names `field` or a field around it (array
+/// positions and case aside): that rule decides, conditions and wrong types
+/// included (a catalog field holding an array is that rule's to refuse).
 fn named_by_catalog(field: &str) -> bool {
-    let mut shape = String::with_capacity(field.len());
-    let mut in_index = false;
-    for ch in field.chars() {
-        match ch {
-            '[' => {
-                in_index = true;
-                shape.push_str("[]");
-            }
-            ']' => in_index = false,
-            _ if in_index => {}
-            _ => shape.push(ch),
-        }
-    }
+    let segments = |p: &str| -> Vec<String> {
+        p.split('.')
+            .map(|seg| seg.split('[').next().unwrap_or("").to_ascii_lowercase())
+            .collect()
+    };
+    let have = segments(field);
     CATALOG.iter().any(|r| {
-        let (a, b): (Vec<&str>, Vec<&str>) =
-            (r.path.split('.').collect(), shape.split('.').collect());
-        a.len() == b.len()
-            && a.iter()
-                .zip(&b)
-                .all(|(x, y)| *x == "*" || x.eq_ignore_ascii_case(y))
+        let want = segments(r.path);
+        want.len() <= have.len() && want.iter().zip(&have).all(|(w, h)| w == "*" || w == h)
     })
 }
 

@@ -165,6 +165,32 @@ impl Warninglists {
         self.lists.iter().as_slice()
     }
 
+    /// Keeps the lists `enabled` names (all when it is empty) minus those
+    /// `disabled` names. A list is named by its `name` or, for the bundled
+    /// ones, its directory (`public-dns-v4`), case aside. A name that matches
+    /// no list is a problem, said once.
+    pub fn select(&mut self, enabled: &[String], disabled: &[String]) {
+        let named = |l: &Warninglist, n: &str| {
+            l.name.eq_ignore_ascii_case(n)
+                || l.origin
+                    .strip_prefix("bundled:")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(n))
+        };
+        for (key, names) in [("warninglists_enabled", enabled), ("warninglists_disabled", disabled)] {
+            for n in names {
+                if !self.lists.iter().any(|l| named(l, n)) {
+                    let problem = format!("matching.{key}: no warninglist is named `{n}`");
+                    tracing::warn!("{problem}");
+                    self.problems.push(problem);
+                }
+            }
+        }
+        self.lists.retain(|l| {
+            (enabled.is_empty() || enabled.iter().any(|n| named(l, n)))
+                && !disabled.iter().any(|n| named(l, n))
+        });
+    }
+
     /// Regex lists are evaluated against the exact keys stored for their kinds.
     pub fn set_store(&mut self, path: &Path) {
         self.store_path = Some(path.to_path_buf());
@@ -226,6 +252,16 @@ impl Warninglists {
 }
 
 impl ExtraEntries for Warninglists {
+    /// The active lists with their entry counts, for `status`.
+    fn describe(&self) -> Option<(&'static str, serde_json::Value)> {
+        let lists: Vec<serde_json::Value> = self
+            .lists
+            .iter()
+            .map(|l| json!({"name": l.name, "entries": l.entries.len(), "origin": l.origin}))
+            .collect();
+        Some(("warninglists", serde_json::Value::Array(lists)))
+    }
+
     fn for_each(&self, f: &mut EntrySink<'_>) -> Result<(), BuildError> {
         for list in &self.lists {
             let (exact, other) = if list.list_type == ListType::Regex {
@@ -274,6 +310,27 @@ pub fn all_kinds(w: &Warninglists) -> Vec<Kind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_chosen_by_name_or_directory() {
+        let names = |w: &Warninglists| -> Vec<String> { w.lists().iter().map(|l| l.name.clone()).collect() };
+        let mut w = Warninglists::bundled();
+        w.select(&[], &["tlds".into(), "List of known google domains".into()]);
+        assert_eq!(w.lists().len(), bundled::BUNDLED.len() - 2);
+        assert!(!names(&w).iter().any(|n| n.contains("google")));
+        assert!(w.problems.is_empty(), "{:?}", w.problems);
+
+        let mut w = Warninglists::bundled();
+        w.select(&["public-dns-v4".into(), "RFC1918 BOGUS".into()], &[]);
+        assert_eq!(names(&w), ["List of known IPv4 public DNS resolvers"]);
+        assert_eq!(
+            w.problems,
+            ["matching.warninglists_enabled: no warninglist is named `RFC1918 BOGUS`"]
+        );
+        let described = w.describe().unwrap().1;
+        assert_eq!(described[0]["name"], "List of known IPv4 public DNS resolvers");
+        assert!(described[0]["entries"].as_u64().unwrap() > 10);
+    }
 
     #[test]
     fn every_bundled_list_loads_and_yields_keys() {
