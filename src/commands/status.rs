@@ -225,7 +225,11 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|l| format!("{} ({})", l["name"].as_str().unwrap_or("?"), l["entries"]))
                 .collect();
-            let line = format!("        warninglists ({}): {}", shown.len(), shown.join(", "));
+            let line = format!(
+                "        warninglists ({}): {}",
+                shown.len(),
+                shown.join(", ")
+            );
             println!("{}", terminal::text(&line));
         }
     }

@@ -146,8 +146,12 @@ impl MatchingConfig {
                 )?
                 .unwrap_or(d.warninglists),
             warninglist_dirs: t.paths("warninglist_dirs")?.unwrap_or_default(),
-            warninglists_enabled: t.strings("warninglists_enabled", false)?.unwrap_or_default(),
-            warninglists_disabled: t.strings("warninglists_disabled", false)?.unwrap_or_default(),
+            warninglists_enabled: t
+                .strings("warninglists_enabled", false)?
+                .unwrap_or_default(),
+            warninglists_disabled: t
+                .strings("warninglists_disabled", false)?
+                .unwrap_or_default(),
             skip_non_public: t.bool("skip_non_public")?.unwrap_or(d.skip_non_public),
             max_events_per_alert: t
                 .int("max_events_per_alert", 1, i64::MAX)?

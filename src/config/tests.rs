@@ -162,7 +162,10 @@ fn every_key_parses_and_relative_paths_resolve_against_the_file() {
             include_revoked: true,
             include_expired: true,
             warninglists: WarninglistMode::Annotate,
-            warninglists_enabled: vec!["public-dns-v4".into(), "List of known google domains".into()],
+            warninglists_enabled: vec![
+                "public-dns-v4".into(),
+                "List of known google domains".into()
+            ],
             warninglists_disabled: vec!["tranco".into()],
             warninglist_dirs: vec![
                 dir.join("warninglists"),

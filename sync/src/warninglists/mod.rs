@@ -176,7 +176,10 @@ impl Warninglists {
                     .strip_prefix("bundled:")
                     .is_some_and(|d| d.eq_ignore_ascii_case(n))
         };
-        for (key, names) in [("warninglists_enabled", enabled), ("warninglists_disabled", disabled)] {
+        for (key, names) in [
+            ("warninglists_enabled", enabled),
+            ("warninglists_disabled", disabled),
+        ] {
             for n in names {
                 if !self.lists.iter().any(|l| named(l, n)) {
                     let problem = format!("matching.{key}: no warninglist is named `{n}`");
@@ -313,7 +316,9 @@ mod tests {
 
     #[test]
     fn lists_are_chosen_by_name_or_directory() {
-        let names = |w: &Warninglists| -> Vec<String> { w.lists().iter().map(|l| l.name.clone()).collect() };
+        let names = |w: &Warninglists| -> Vec<String> {
+            w.lists().iter().map(|l| l.name.clone()).collect()
+        };
         let mut w = Warninglists::bundled();
         w.select(&[], &["tlds".into(), "List of known google domains".into()]);
         assert_eq!(w.lists().len(), bundled::BUNDLED.len() - 2);
@@ -328,7 +333,10 @@ mod tests {
             ["matching.warninglists_enabled: no warninglist is named `RFC1918 BOGUS`"]
         );
         let described = w.describe().unwrap().1;
-        assert_eq!(described[0]["name"], "List of known IPv4 public DNS resolvers");
+        assert_eq!(
+            described[0]["name"],
+            "List of known IPv4 public DNS resolvers"
+        );
         assert!(described[0]["entries"].as_u64().unwrap() > 10);
     }
 
