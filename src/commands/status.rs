@@ -193,12 +193,14 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<ExitCode, Failure> {
                 "        {} rejected items kept for review",
                 s.recent_rejects
             );
-            if let Some(store) = &store {
-                for r in store.recent_rejects(&s.name, 5).unwrap_or_default() {
-                    let line = format!("          {}: {}", r.item, r.reason);
-                    println!("{}", terminal::text(&line));
-                }
-            }
+        }
+        // Every reason, grouped: a flood of one kind cannot hide another.
+        for r in &s.reasons {
+            let line = format!(
+                "          {} {} × {} (e.g. {})",
+                r.what, r.count, r.reason, r.example
+            );
+            println!("{}", terminal::text(&line));
         }
     }
     if let Ok(i) = &index {

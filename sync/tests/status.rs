@@ -128,3 +128,50 @@ fn a_run_left_running_by_a_dead_process_becomes_interrupted() {
         .unwrap_err();
     assert_eq!(err.to_string(), "unknown sync run 999");
 }
+
+/// A flood of one kind of problem (real bundles repeat ids thousands of times)
+/// must not hide another: every reason is listed, grouped, with a count and
+/// an example (issue 23 point 5).
+#[test]
+fn every_reason_is_counted_and_none_crowds_another_out() {
+    let (_dir, mut store) = temp_store();
+    let mut b = indicators(vec![
+        stix("u1", "[process:command_line = 'a']"),
+        stix("u2", "[process:command_line = 'b']"),
+        stix("bad", "[nonsense"),
+    ]);
+    for i in 0..300 {
+        b.rejects.push(Reject {
+            item: format!("indicator--{i}"),
+            reason: format!("pattern missing in `bundle-{i}.json`"),
+        });
+    }
+    b.rejects.push(Reject {
+        item: "indicator--x".into(),
+        reason: "valid_until is not a timestamp".into(),
+    });
+    store.apply("octi", "opencti", b).unwrap();
+    let st = store.status().unwrap();
+    let r: Vec<(String, String, u64)> = st.sources[0]
+        .reasons
+        .iter()
+        .map(|r| (r.what.clone(), r.reason.clone(), r.count))
+        .collect();
+    let has = |what: &str, reason: &str| {
+        r.iter()
+            .any(|(w, re, _)| w == what && re.starts_with(reason))
+    };
+    assert!(has("reject", "pattern missing in"), "{r:?}");
+    assert!(has("reject", "valid_until is not a timestamp"), "{r:?}");
+    assert!(
+        has(
+            "unsupported",
+            "unsupported STIX pattern: process:command_line is not matchable"
+        ),
+        "{r:?}"
+    );
+    assert!(has("invalid", ""), "{r:?}");
+    let unsupported = r.iter().find(|(w, _, _)| w == "unsupported").unwrap();
+    assert_eq!(unsupported.2, 2, "{r:?}");
+    assert!(st.sources[0].reasons.iter().all(|r| !r.example.is_empty()));
+}

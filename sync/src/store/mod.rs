@@ -31,7 +31,7 @@ pub use error::StoreError;
 pub use migrate::SCHEMA_VERSION;
 pub use read::IndexEntry;
 pub use runs::{RunId, RunStatus};
-pub use status::{RejectEntry, RunInfo, SourceStatus, StoreStatus};
+pub use status::{ReasonCount, RejectEntry, RunInfo, SourceStatus, StoreStatus};
 
 /// Rejected items kept per source; older ones are pruned on every apply.
 pub const REJECTS_KEPT: usize = 1000;

@@ -48,6 +48,78 @@ pub struct SourceStatus {
     /// Items the source holds but that cannot be matched, by source type
     /// (MISP: `yara 12, snort 3`); kept out of the store, counted here.
     pub unsupported_types: BTreeMap<String, u64>,
+    /// Every reason an item was rejected or a pattern is unsupported or
+    /// invalid, grouped, with its count and one example: no category can
+    /// crowd another out of view (the rejects kept are only the newest).
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// One kind of problem of a source's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// `reject`, `unsupported` or `invalid`.
+    pub what: String,
+    /// The reason with its particulars cut off (the part before the first quoted value).
+    pub reason: String,
+    pub count: u64,
+    /// One item and its whole reason.
+    pub example: String,
+}
+
+/// The general part of a reason: up to the first quoted value, at most 100 bytes.
+fn reason_class(reason: &str) -> String {
+    let cut = reason.find(['`', '\'', '"']).unwrap_or(reason.len());
+    let mut class = reason[..cut]
+        .trim_end_matches([' ', ':', '(', ','])
+        .to_string();
+    if class.is_empty() {
+        class = reason.to_string();
+    }
+    let mut end = class.len().min(100);
+    while !class.is_char_boundary(end) {
+        end -= 1;
+    }
+    class.truncate(end);
+    class
+}
+
+fn reasons(conn: &Connection, id: SourceId) -> Result<Vec<ReasonCount>, StoreError> {
+    let mut groups: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
+    let mut add = |what: &str, item: String, reason: String| {
+        let e = groups
+            .entry((what.to_string(), reason_class(&reason)))
+            .or_insert((0, String::new()));
+        if e.0 == 0 {
+            e.1 = format!("{item}: {reason}");
+        }
+        e.0 += 1;
+    };
+    let mut stmt = conn.prepare_cached("SELECT item, reason FROM rejects WHERE source_id = ?1")?;
+    for row in stmt.query_map([id.0], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (item, reason) = row?;
+        add("reject", item, reason);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT parse_status, ext_id, coalesce(parse_error, '') FROM indicators
+         WHERE source_id = ?1 AND deleted = 0 AND parse_status IN ('unsupported', 'invalid')",
+    )?;
+    for row in stmt.query_map([id.0], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        let (what, item, reason) = row?;
+        add(&what, item, reason);
+    }
+    let mut out: Vec<ReasonCount> = groups
+        .into_iter()
+        .map(|((what, reason), (count, example))| ReasonCount {
+            what,
+            reason,
+            count,
+            example,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,6 +263,7 @@ fn source_status(
             .get(state_keys::UNSUPPORTED_TYPES)
             .and_then(|v| serde_json::from_str(v).ok())
             .unwrap_or_default(),
+        reasons: reasons(conn, id)?,
         name,
         source_type,
         created_at,

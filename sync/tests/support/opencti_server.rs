@@ -2,7 +2,7 @@
 //! or 5.12.23.
 //!
 //! Every query it receives is validated with apollo-compiler against the saved
-//! real schema of the version it plays (`/work/shared/opencti/`, or
+//! real schema of the version it plays (`shared/opencti/` beside the checkout, or
 //! `$OPENCTI_SCHEMA_DIR`); an invalid one gets `GRAPHQL_VALIDATION_FAILED`
 //! with HTTP 200, as OpenCTI answers. Valid queries are executed over JSON
 //! nodes: each selected field is read from the node, and a list-valued label
@@ -30,7 +30,7 @@ mod opencti_http;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -86,8 +86,16 @@ impl Play {
 }
 
 pub fn schema_dir() -> PathBuf {
-    std::env::var_os("OPENCTI_SCHEMA_DIR")
-        .map(PathBuf::from)
+    if let Some(dir) = std::env::var_os("OPENCTI_SCHEMA_DIR") {
+        return PathBuf::from(dir);
+    }
+    // `shared/` lies beside the checkout (developers' and CI's layout); this
+    // file serves the root crate's tests and the sync crate's.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../shared/opencti", "../../shared/opencti"]
+        .iter()
+        .map(|rel| crate_dir.join(rel))
+        .find(|dir| dir.join("SOURCE.txt").is_file())
         .unwrap_or_else(|| PathBuf::from("/work/shared/opencti"))
 }
 
