@@ -158,9 +158,13 @@ fn benign_values_never_hit_by_default_and_are_named_when_annotating() {
     let v = env.lookup("www.example.com");
     assert!(hits(&v) >= 1, "{v}");
     assert!(lists(&v).is_empty(), "{v}");
-    // ... while a dotted entry (`.google.com`) covers the subdomains.
+    // ... and a subdomain under a listed name (`.google.com`) is more specific
+    // than the entry: it hits, named by the list (issue 23: a list never hides
+    // a specific IoC).
+    // (The parent-domain hit on the `google.com` indicator itself stays hidden.)
     let v = env.lookup("mail.google.com");
-    assert_eq!(hits(&v), 0, "{v}");
+    assert_eq!(hits(&v), 1, "{v}");
+    assert_eq!(v["hits"][0]["match"]["method"], "exact", "{v}");
     assert_eq!(lists(&v), ["List of known google domains"]);
 
     // Annotate: they hit and name the list; no re-sync needed.
@@ -281,11 +285,12 @@ fn hostile_mirrored_entries_are_refused_and_suppress_nothing() {
             "{value}: {v}"
         );
     }
-    // What the lists name within the limits is still suppressed.
+    // What the lists name within the limits still applies: an indicator
+    // under a listed name is annotated (it is more specific than the entry).
     let v = env.lookup("benign.corp.example");
     assert_eq!(
         (hits(&v), lists(&v)),
-        (0, vec!["Hostile hostnames".to_string()])
+        (1, vec!["Hostile hostnames".to_string()])
     );
     let v = env.lookup("239.255.255.250");
     assert_eq!(hits(&v), 0, "{v}");
