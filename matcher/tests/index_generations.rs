@@ -687,3 +687,30 @@ fn warninglist_entries_on_a_public_suffix_suppress_nothing_under_it() {
     assert_eq!((out.hits.len(), out.suppressed), (1, 0));
     assert_eq!(out.hits[0].warninglists.len(), 1);
 }
+
+/// MISP `regkey` values often have no hive (ESET's
+/// `Software\Wow6432Node\Microsoft\Windows\CurrentVersion\Run`): they match
+/// the key path under any hive, a user's SID included.
+#[test]
+fn registry_keys_without_a_hive_match_the_key_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key =
+        matcher::normalize::regkey(r"Software\Wow6432Node\Microsoft\Windows\CurrentVersion\Run")
+            .unwrap();
+    build(
+        tmp.path(),
+        &[(record("run", 70), vec![MatchKey::exact(Kind::Regkey, key)])],
+    );
+    let index = Index::open(tmp.path()).unwrap();
+    let mut l = Lookup::new(&index, opts());
+    for alert_key in [
+        r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion\Run",
+        r"HKU\S-1-5-21-1004336348-1177238915-682003330-512\Software\Wow6432Node\Microsoft\Windows\CurrentVersion\Run",
+    ] {
+        let n = matcher::normalize::regkey(alert_key).unwrap();
+        assert_eq!(hits(&mut l, Kind::Regkey, &n).len(), 1, "{alert_key}");
+    }
+    let other =
+        matcher::normalize::regkey(r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run").unwrap();
+    assert!(hits(&mut l, Kind::Regkey, &other).is_empty());
+}

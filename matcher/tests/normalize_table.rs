@@ -231,7 +231,9 @@ const ROWS: &[Row] = &[
     (Regkey, "HKU\\S-1-5-21-1\\Software", Ok((Regkey, "hkey_users\\s-1-5-21-1\\software"))),
     (Regkey, "\\Registry\\User\\S-1-5-18", Ok((Regkey, "hkey_users\\s-1-5-18"))),
     (Regkey, "HKCC\\System", Ok((Regkey, "hkey_current_config\\system"))),
-    (Regkey, "Software\\Microsoft", Err("known hive")),
+    (Regkey, "Software\\Microsoft", Ok((Regkey, "software\\microsoft"))),
+    (Regkey, "Software\\Wow6432Node\\Microsoft\\Windows\\CurrentVersion\\Run", Ok((Regkey, "software\\wow6432node\\microsoft\\windows\\currentversion\\run"))),
+    (Regkey, "Evil\\Microsoft", Err("known hive")),
     (Regkey, "\\REGISTRY\\A\\Evil", Err("MACHINE or USER")),
     (Regkey, "", Err("empty")),
     // --- User agents and mutexes ------------------------------------------------

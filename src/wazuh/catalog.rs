@@ -156,6 +156,8 @@ pub static CATALOG: &[FieldRule] = &[
     r("data.win.eventdata.queryResults", DnsResults),
     // Windows Security logons (4624/4625 …)
     r("data.win.eventdata.ipAddress", Ip),
+    // Sysmon EID 12/13/14: the registry key created, set or renamed.
+    r("data.win.eventdata.targetObject", Exact(Kind::Regkey)),
     // Windows Filtering Platform connections (5156 allowed, 5157 blocked)
     r("data.win.eventdata.destAddress", Ip),
     r("data.win.eventdata.sourceAddress", Ip),
@@ -210,6 +212,11 @@ pub static CATALOG: &[FieldRule] = &[
     r("syscheck.sha256_after", Hash(Kind::Sha256)),
     // Registry events (they carry `arch`) have a key, not a file, in `path`.
     rw("syscheck.path", Filename, &[Absent("syscheck.arch")]),
+    rw(
+        "syscheck.path",
+        Exact(Kind::Regkey),
+        &[Present("syscheck.arch")],
+    ),
     // --- osquery (columns depend on the user's packs) ------------------------------
     r("data.osquery.columns.sha256", Hash(Kind::Sha256)),
     r("data.osquery.columns.sha1", Hash(Kind::Sha1)),

@@ -43,7 +43,7 @@ pub use file_path::{file_path, is_path};
 pub use hash::{hash, hash_kind_for_hex_len};
 pub use ip::{format_ip, format_net, ip, ip_addr};
 pub use refang::refang;
-pub use text::{filename, mutex, regkey, user_agent};
+pub use text::{filename, mutex, regkey, regkey_path, user_agent};
 
 /// Longest input shown in an [`Invalid`] message, in characters.
 const SHOWN_CHARS: usize = 80;

@@ -72,8 +72,13 @@ pub fn regkey(raw: &str) -> Result<String, Invalid> {
             let name = first.strip_suffix(':').unwrap_or(first);
             match hive_name(name) {
                 Some(hive) => (hive, rest),
+                // A key without its hive (MISP `regkey` values often are:
+                // `Software\Microsoft\...\Run`, HKLM or HKCU alike): kept as
+                // the path, which alert keys are matched on too.
+                None if is_root_key(first) => ("", key),
                 None => return Err(err(
-                    "does not start with a known hive (HKLM, HKCU, HKCR, HKU, HKCC or HKEY_...)",
+                    "does not start with a known hive (HKLM, HKCU, HKCR, HKU, HKCC or HKEY_...) \
+                     or a key under one (Software, System, ...)",
                 )),
             }
         };
@@ -81,10 +86,52 @@ pub fn regkey(raw: &str) -> Result<String, Invalid> {
     let mut out = String::with_capacity(hive.len() + rest.len() + 1);
     out.push_str(hive);
     for part in rest.split('\\').filter(|p| !p.is_empty()) {
-        out.push('\\');
+        if !out.is_empty() {
+            out.push('\\');
+        }
         out.push_str(&part.to_lowercase());
     }
     Ok(out)
+}
+
+/// Keys found directly under a hive (HKLM, HKCU, HKU\<SID>): the first part
+/// of a key written without its hive.
+const ROOT_KEYS: &[&str] = &[
+    "software",
+    "system",
+    "sam",
+    "security",
+    "hardware",
+    "bcd00000000",
+    "control panel",
+    "environment",
+    "console",
+    "keyboard layout",
+    "network",
+    "printers",
+    "appevents",
+    "volatile environment",
+];
+
+fn is_root_key(first: &str) -> bool {
+    ROOT_KEYS.iter().any(|k| k.eq_ignore_ascii_case(first))
+}
+
+/// The path of a normalised key without its hive (and, under `hkey_users`,
+/// without the user's SID), when it starts with a root key: what a key
+/// written without a hive is matched on.
+pub fn regkey_path(key: &str) -> Option<&str> {
+    let (hive, rest) = split_component(key);
+    if hive.is_empty() || is_root_key(hive) {
+        return None;
+    }
+    let rest = if hive == "hkey_users" {
+        split_component(rest).1
+    } else {
+        rest
+    };
+    let (first, _) = split_component(rest);
+    is_root_key(first).then_some(rest)
 }
 
 fn hive_name(name: &str) -> Option<&'static str> {
@@ -193,10 +240,25 @@ mod tests {
 
     #[test]
     fn regkey_rejects() {
-        assert!(regkey("Software\\Microsoft")
+        assert!(regkey("Evil\\Microsoft")
             .unwrap_err()
             .reason
             .contains("known hive"));
+        // A key under a hive, written without it, is its path.
+        assert_eq!(
+            regkey("Software\\Microsoft").unwrap(),
+            "software\\microsoft"
+        );
+        assert_eq!(
+            regkey_path("hkey_users\\s-1-5-18\\software\\x"),
+            Some("software\\x")
+        );
+        assert_eq!(
+            regkey_path("hkey_local_machine\\software\\x"),
+            Some("software\\x")
+        );
+        assert_eq!(regkey_path("software\\x"), None);
+        assert_eq!(regkey_path("hkey_classes_root\\exefile"), None);
         assert!(regkey("\\REGISTRY\\A\\x")
             .unwrap_err()
             .reason

@@ -19,7 +19,8 @@ use crate::{IndicatorRow, ObservableRow, Reject};
 ///    prefix is a network and `LIKE '%.d'` a parent domain; a bad date in a
 ///    comparison no longer invalidates the pattern.
 /// 4: a path-valued file name stays a whole path, never its base name.
-pub const DERIVE_VERSION: i64 = 4;
+/// 5: a registry key without its hive (`Software\...`) is kept as its path.
+pub const DERIVE_VERSION: i64 = 5;
 
 /// What became of an indicator's pattern or values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
