@@ -198,19 +198,7 @@ fn example(record: &Record, key: &MatchKey) -> String {
         };
         format!("{}: \"{name}\": {}", record.source, key.key)
     };
-    let mut out = String::new();
-    for (i, c) in line.chars().enumerate() {
-        if i == 200 {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    matcher::stix::one_line(&line, 200)
 }
 
 #[cfg(test)]

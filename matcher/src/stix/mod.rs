@@ -137,10 +137,15 @@ pub fn compile_pattern(pattern: &ast::Pattern) -> Result<Compiled, PatternError>
 /// Text from a pattern made safe for a one-line message: control characters
 /// escaped, long text cut.
 pub(crate) fn snippet(s: &str) -> String {
-    const MAX_CHARS: usize = 100;
+    one_line(s, 100)
+}
+
+/// `s` for a one-line message: control characters escaped, cut after
+/// `max_chars` characters with `…`. Feed text quoted in errors and reports.
+pub fn one_line(s: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i == MAX_CHARS {
+        if i == max_chars {
             out.push('…');
             break;
         }

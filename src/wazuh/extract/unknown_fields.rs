@@ -15,6 +15,8 @@
 //! Bounded per alert: at most [`MAX_LEAVES`] strings are looked at, [`MAX_DEPTH`]
 //! levels deep, and most are rejected by their first bytes.
 
+use std::fmt::Write as _;
+
 use matcher::Kind;
 
 use super::{digest, exact, host, ip, url, Collector};
@@ -81,9 +83,7 @@ fn walk(
         Json::Array(items) => {
             for (i, child) in items.iter().enumerate() {
                 let len = path.len();
-                path.push('[');
-                path.push_str(&i.to_string());
-                path.push(']');
+                let _ = write!(path, "[{i}]");
                 walk(child, path, depth + 1, read, budget, c);
                 path.truncate(len);
             }
@@ -94,12 +94,20 @@ fn walk(
 
 /// Keys whose values are identifiers or versions, not indicators, and TLS
 /// fingerprints (JA3/JA3S/JA4, JARM: MD5-length, but no file's MD5).
+/// Without allocating: it runs on every key under `data`.
 fn is_identifier_key(k: &str) -> bool {
-    let l = k.to_ascii_lowercase();
-    l == "id"
-        || l.ends_with("_id")
-        || (k.ends_with("Id") || k.ends_with("ID"))
-        || l.ends_with("key")
+    let b = k.as_bytes();
+    let ends =
+        |w: &str| b.len() >= w.len() && b[b.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes());
+    let has = |w: &str| {
+        b.windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    k.eq_ignore_ascii_case("id")
+        || ends("_id")
+        || k.ends_with("Id")
+        || k.ends_with("ID")
+        || ends("key")
         || [
             "version",
             "serial",
@@ -111,62 +119,78 @@ fn is_identifier_key(k: &str) -> bool {
             "fingerprint",
         ]
         .iter()
-        .any(|w| l.contains(w))
+        .any(|w| has(w))
 }
 
 /// Whether a catalog rule names `field` or a field around it (array
 /// positions and case aside): that rule decides, conditions and wrong types
 /// included (a catalog field holding an array is that rule's to refuse).
 fn named_by_catalog(field: &str) -> bool {
-    let segments = |p: &str| -> Vec<String> {
-        p.split('.')
-            .map(|seg| seg.split('[').next().unwrap_or("").to_ascii_lowercase())
-            .collect()
-    };
-    let have = segments(field);
+    let bare = |seg: &'static str| seg.split('[').next().unwrap_or("");
     CATALOG.iter().any(|r| {
-        let want = segments(r.path);
-        want.len() <= have.len() && want.iter().zip(&have).all(|(w, h)| w == "*" || w == h)
+        let mut have = field
+            .split('.')
+            .map(|seg| seg.split('[').next().unwrap_or(""));
+        r.path.split('.').map(bare).all(|want| {
+            have.next()
+                .is_some_and(|h| want == "*" || want.eq_ignore_ascii_case(h))
+        })
     })
 }
 
-/// Looks `s` up when it is one strong value as a whole.
+/// What a strong whole value is looked up as.
+enum Strong {
+    Ip,
+    Digest(Kind),
+    Url,
+    Email,
+    Host,
+}
+
+/// Looks `s` up when it is one strong value as a whole and no catalog rule
+/// names its field (checked last: most strings are not strong).
 fn strong(field: &str, s: &str, c: &mut Collector) {
-    if !might_be_strong(s) || named_by_catalog(field) {
+    let Some(what) = classify(s) else {
+        return;
+    };
+    if named_by_catalog(field) {
         return;
     }
-    strong_value(field, s, c);
+    match what {
+        Strong::Ip => ip(c, field, s, false),
+        Strong::Digest(kind) => digest(c, field, kind, s, false),
+        Strong::Url => url(c, field, s, false),
+        Strong::Email => exact(c, field, Kind::Email, s),
+        Strong::Host => host(c, field, s),
+    }
 }
 
-fn might_be_strong(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 6
-        && b.len() <= 2048
-        && !b.iter().any(|&x| {
-            x.is_ascii_whitespace() || matches!(x, b'\\' | b'"' | b'{' | b'}' | b'<' | b'>')
-        })
-}
-
-fn strong_value(field: &str, s: &str, c: &mut Collector) {
+fn classify(s: &str) -> Option<Strong> {
     // Shortest strong value: `a.b.co` is 6 bytes; anything with space,
     // backslash, quotes or braces is a path, a sentence or a GUID.
     let b = s.as_bytes();
+    if b.len() < 6
+        || b.len() > 2048
+        || b.iter().any(|&x| {
+            x.is_ascii_whitespace() || matches!(x, b'\\' | b'"' | b'{' | b'}' | b'<' | b'>')
+        })
+    {
+        return None;
+    }
     if s.parse::<std::net::IpAddr>().is_ok() {
-        return ip(c, field, s, false);
+        return Some(Strong::Ip);
     }
     if let Some(kind) = digest_kind(b) {
-        return digest(c, field, kind, s, false);
+        return Some(Strong::Digest(kind));
     }
     let lower = |p: &str| b.len() > p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
     if lower("http://") || lower("https://") || lower("ftp://") {
-        return url(c, field, s, false);
+        return Some(Strong::Url);
     }
     if b.iter().filter(|&&x| x == b'@').count() == 1 {
-        return exact(c, field, Kind::Email, s);
+        return Some(Strong::Email);
     }
-    if is_host_under_public_suffix(s) {
-        host(c, field, s);
-    }
+    is_host_under_public_suffix(s).then_some(Strong::Host)
 }
 
 fn digest_kind(b: &[u8]) -> Option<Kind> {
